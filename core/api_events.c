@@ -1,0 +1,168 @@
+/* GET /v1/events: the merchant's own slice of the log, in sequence order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/router.h"
+
+struct events_page {
+    struct store_txn *t;
+    const char *merchant_id;
+    int livemode;
+    const char *type;         /* for the object_id walk, which is not type-indexed */
+    uint64_t after_seq;
+    unsigned limit, count;
+    int has_more;
+    uint64_t last_seq;
+    char *out;
+    size_t len, cap;
+    int err;
+};
+
+static void put(struct events_page *p, const char *s, size_t n)
+{
+    if (p->err)
+        return;
+    if (p->len + n + 1 > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4096;
+        while (cap < p->len + n + 1) cap *= 2;
+        char *b = realloc(p->out, cap);
+        if (!b) { p->err = CS_ENOMEM; return; }
+        p->out = b;
+        p->cap = cap;
+    }
+    memcpy(p->out + p->len, s, n);
+    p->len += n;
+}
+
+static int type_matches(const char *pattern, const char *type)
+{
+    size_t n = strlen(pattern);
+    if (n > 0 && pattern[n - 1] == '*')
+        return strncmp(pattern, type, n - 1) == 0;
+    return strcmp(pattern, type) == 0;
+}
+
+static int add_event(struct events_page *p, uint64_t seq)
+{
+    if (p->count == p->limit) {
+        p->has_more = 1;
+        return 1;
+    }
+    struct event_view v;
+    int rc = store_event_get(p->t, seq, &v);
+    if (rc) {
+        p->err = rc;
+        return 1;
+    }
+    if (p->count++)
+        put(p, ",", 1);
+    put(p, v.json, v.json_len);
+    p->last_seq = seq;
+    event_view_clear(&v);
+    return p->err != 0;
+}
+
+static int visit_merchant(void *ctx, uint64_t seq)
+{
+    return add_event(ctx, seq);
+}
+
+/* Walking one object's stream: keep only this merchant's events past the cursor. */
+static int visit_stream(void *ctx, uint64_t version, uint64_t seq)
+{
+    struct events_page *p = ctx;
+    if (seq <= p->after_seq)
+        return 0;
+    struct event_view v;
+    int rc = store_event_get(p->t, seq, &v);
+    if (rc) {
+        p->err = rc;
+        return 1;
+    }
+    int mine = v.merchant_id && strcmp(v.merchant_id, p->merchant_id) == 0 && v.livemode == p->livemode &&
+               (!p->type || type_matches(p->type, v.type));
+    event_view_clear(&v);
+    return mine ? add_event(p, seq) : 0;
+}
+
+static int valid_type_filter(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > CS_EVENT_TYPE_BYTES_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || t[i] == '_' || t[i] == '.' || (t[i] == '*' && i == n - 1)))
+            return 0;
+    return 1;
+}
+
+void api_events_list(struct req_ctx *rc)
+{
+    static const char *const allowed[] = {"limit", "cursor", "type", "object_id", NULL};
+    if (query_check_known(rc, allowed)) {
+        respond_error(rc);
+        return;
+    }
+    struct events_page p = {.merchant_id = rc->merchant_id, .livemode = rc->livemode, .limit = CS_LIST_LIMIT_DEFAULT};
+    const char *limit = query_param(rc, "limit"), *cursor = query_param(rc, "cursor");
+    const char *type = query_param(rc, "type"), *object_id = query_param(rc, "object_id");
+    char *end;
+    if (limit) {
+        long v = strtol(limit, &end, 10);
+        if (!*limit || *end || v < 1 || v > (long)CS_LIST_LIMIT_MAX) {
+            respond_fail(rc, CS_EPARAM, "limit", "limit must be an integer from 1 to %u", CS_LIST_LIMIT_MAX);
+            return;
+        }
+        p.limit = (unsigned)v;
+    }
+    if (cursor) {
+        unsigned long long v = strtoull(cursor, &end, 10);
+        if (!*cursor || *end || cursor[0] == '-') {
+            respond_fail(rc, CS_EPARAM, "cursor", "cursor must be the next_cursor of a previous page");
+            return;
+        }
+        p.after_seq = v;
+    }
+    if (type && !valid_type_filter(type)) {
+        respond_fail(rc, CS_EPARAM, "type", "type must be an event type such as order.created, or a prefix such as order.*");
+        return;
+    }
+    if (object_id && (strlen(object_id) == 0 || strlen(object_id) >= CS_ID_BYTES_MAX)) {
+        respond_fail(rc, CS_EPARAM, "object_id", "object_id must be an object id such as ord_…");
+        return;
+    }
+    struct store_txn t;
+    int err = store_read_begin(rc->app->store, &t);
+    if (err) {
+        respond_fail(rc, err, "", "the store could not be read");
+        return;
+    }
+    p.t = &t;
+    p.type = type;
+    put(&p, "{\"object\":\"list\",\"data\":[", 25);
+    if (object_id)
+        err = store_stream_each(&t, object_id, visit_stream, &p);
+    else
+        err = store_merchant_events_each(&t, rc->merchant_id, rc->livemode, p.after_seq, 0, type,
+                                         visit_merchant, &p);
+    store_abort(&t);
+    if (err == CS_ENOENT)
+        err = 0;
+    if (err || p.err) {
+        free(p.out);
+        respond_fail(rc, err ? err : p.err, "", "the events could not be listed");
+        return;
+    }
+    char tail[96];
+    int n = p.has_more ? snprintf(tail, sizeof tail, "],\"has_more\":true,\"next_cursor\":\"%llu\"}",
+                                  (unsigned long long)p.last_seq)
+                       : snprintf(tail, sizeof tail, "],\"has_more\":false,\"next_cursor\":null}");
+    put(&p, tail, (size_t)n);
+    if (p.err) {
+        free(p.out);
+        respond_fail(rc, p.err, "", "out of memory");
+        return;
+    }
+    respond_json_text(rc, 200, p.out, p.len);
+    free(p.out);
+}

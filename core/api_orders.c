@@ -1,0 +1,505 @@
+/* HTTP handlers of /v1/orders: parse and validate on the loop thread, take the
+ * policy decisions there, and hand the writer a command whose exec appends
+ * the events and answers from the projection it just updated. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/router.h"
+#include "core/writer.h"
+#include "core/orders.h"
+#include "core/json_in.h"
+#include "core/ids.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+
+/* ---- the write command shared by create and confirm ---------------------- */
+
+struct order_cmd {
+    struct write_cmd base;
+    struct req_ctx *rc;
+    char merchant_id[CS_ID_BYTES_MAX];
+    int livemode;
+    char actor[64];
+    char order_id[CS_ID_BYTES_MAX];
+    int64_t now_us;
+    char idem_key[CS_IDEMPOTENCY_KEY_BYTES_MAX + 1];  /* "" if none */
+    uint8_t request_sha256[32];
+    /* create */
+    json_t *order;            /* the complete order document, status pending */
+    const char *decision;
+    /* confirm */
+    int64_t expected_version; /* -1: none */
+};
+
+static void order_cmd_free(struct order_cmd *c)
+{
+    json_decref(c->order);
+    free(c->base.body);
+    free(c);
+}
+
+/* Answers the client from the command's outcome (loop thread). */
+static void order_cmd_done(struct write_cmd *wc)
+{
+    struct order_cmd *c = (struct order_cmd *)wc;
+    if (wc->err) {
+        c->rc->diag = wc->diag;
+        respond_error(c->rc);
+    } else {
+        respond_json_text(c->rc, wc->status, wc->body, wc->body_len);
+    }
+    order_cmd_free(c);
+}
+
+/* Idempotency inside the write transaction. Returns 1 if the command was
+ * answered from a stored response (or refused), 0 to go on. */
+static int idem_check(struct store_txn *t, struct order_cmd *c)
+{
+    if (!c->idem_key[0])
+        return 0;
+    struct idem_record rec;
+    int rc = store_idem_get(t, c->merchant_id, c->livemode, c->idem_key, c->now_us,
+                            (int64_t)CS_IDEMPOTENCY_TTL_S * 1000000, &rec);
+    if (rc == CS_ENOENT)
+        return 0;
+    if (rc != 0) {
+        write_cmd_fail(&c->base, rc);
+        return 1;
+    }
+    if (!crypto_equal(rec.request_sha256, c->request_sha256, 32)) {
+        cs_fail(&c->base.diag, CS_EIDEMPOTENCY, "Idempotency-Key",
+                "this Idempotency-Key was used with another request; use a new key for a new request");
+        write_cmd_fail(&c->base, CS_EIDEMPOTENCY);
+        return 1;
+    }
+    write_cmd_reply(&c->base, rec.status, rec.body, rec.body_len);
+    return 1;
+}
+
+static void idem_store(struct store_txn *t, struct order_cmd *c)
+{
+    if (!c->idem_key[0] || c->base.err)
+        return;
+    struct idem_record rec = {.status = c->base.status, .created_us = c->now_us,
+                              .body = c->base.body, .body_len = c->base.body_len};
+    memcpy(rec.request_sha256, c->request_sha256, 32);
+    store_idem_put(t, c->merchant_id, c->livemode, c->idem_key, &rec);
+}
+
+static int append(struct store_txn *t, struct order_cmd *c, const char *type, uint64_t expected,
+                  json_t *data)
+{
+    char evt_id[CS_ID_BYTES_MAX];
+    if (id_new("evt", c->now_us, evt_id, sizeof evt_id) != 0)
+        return CS_EINTERNAL;
+    struct event_in ev = {.id = evt_id, .type = type, .aggregate_id = c->order_id,
+                          .expected_version = expected, .merchant_id = c->merchant_id,
+                          .livemode = c->livemode, .actor = c->actor, .time_us = c->now_us,
+                          .data = data};
+    int rc = store_event_append(t, &ev, NULL);
+    if (rc == 0)
+        c->base.events++;
+    return rc;
+}
+
+/* Replies with the order document as the projection now holds it. */
+static int reply_order(struct store_txn *t, struct order_cmd *c, int status)
+{
+    MDB_val doc;
+    int rc = store_order_get(t, c->order_id, &doc);
+    if (rc != 0)
+        return write_cmd_fail(&c->base, rc);
+    return write_cmd_reply(&c->base, status, doc.mv_data, doc.mv_size);
+}
+
+static int exec_create(struct store_txn *t, struct write_cmd *wc)
+{
+    struct order_cmd *c = (struct order_cmd *)wc;
+    if (idem_check(t, c))
+        return 0;
+    json_t *created = json_pack("{s:O}", "order", c->order);
+    int rc = append(t, c, "order.created", STORE_VERSION_NEW, created);
+    json_decref(created);
+    if (rc == 0) {
+        json_t *decided = json_pack("{s:s}", "risk_decision", c->decision);
+        rc = append(t, c, order_decision_event(c->decision), 1, decided);
+        json_decref(decided);
+    }
+    if (rc != 0)
+        return write_cmd_fail(wc, rc);
+    reply_order(t, c, 201);
+    idem_store(t, c);
+    return 0;
+}
+
+/* The order as this merchant (and mode) may see it: CS_ENOENT otherwise. */
+static int load_own_order(struct store_txn *t, const char *id, const char *merchant_id, int livemode,
+                          json_t **doc)
+{
+    MDB_val v;
+    int rc = store_order_get(t, id, &v);
+    if (rc != 0)
+        return rc;
+    json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    if (!o)
+        return CS_ECORRUPT;
+    const char *m = json_string_value(json_object_get(o, "merchant"));
+    if (!m || strcmp(m, merchant_id) != 0 || json_is_true(json_object_get(o, "livemode")) != livemode) {
+        json_decref(o);
+        return CS_ENOENT;
+    }
+    *doc = o;
+    return 0;
+}
+
+static int exec_confirm(struct store_txn *t, struct write_cmd *wc)
+{
+    struct order_cmd *c = (struct order_cmd *)wc;
+    if (idem_check(t, c))
+        return 0;
+    json_t *doc = NULL;
+    int rc = load_own_order(t, c->order_id, c->merchant_id, c->livemode, &doc);
+    if (rc == CS_ENOENT) {
+        cs_fail(&wc->diag, CS_ENOTFOUND, "id", "no such order: %s", c->order_id);
+        return write_cmd_fail(wc, CS_ENOTFOUND);
+    }
+    if (rc != 0)
+        return write_cmd_fail(wc, rc);
+    rc = order_decide_confirm(doc, c->expected_version, &wc->diag);
+    uint64_t version = (uint64_t)json_integer_value(json_object_get(doc, "version"));
+    json_decref(doc);
+    if (rc != 0)
+        return write_cmd_fail(wc, rc);
+    char at[40];
+    clock_format_rfc3339(c->now_us, at, sizeof at);
+    json_t *data = json_pack("{s:s}", "confirmed_at", at);
+    rc = append(t, c, "order.confirmed", version, data);
+    json_decref(data);
+    if (rc != 0)
+        return write_cmd_fail(wc, rc);
+    reply_order(t, c, 200);
+    idem_store(t, c);
+    return 0;
+}
+
+/* Common set-up of a command from the request; reads the Idempotency-Key. */
+static struct order_cmd *order_cmd_new(struct req_ctx *rc, write_exec_fn exec)
+{
+    struct order_cmd *c = calloc(1, sizeof *c);
+    if (!c) {
+        respond_fail(rc, CS_ENOMEM, "", "out of memory");
+        return NULL;
+    }
+    c->base.exec = exec;
+    c->base.done = order_cmd_done;
+    c->rc = rc;
+    snprintf(c->merchant_id, sizeof c->merchant_id, "%s", rc->merchant_id);
+    c->livemode = rc->livemode;
+    snprintf(c->actor, sizeof c->actor, "%s", rc->actor);
+    c->now_us = clock_now_us();
+    c->expected_version = -1;
+    const char *key = http_header(rc->req, "idempotency-key");
+    if (key) {
+        size_t n = strlen(key);
+        if (n == 0 || n > CS_IDEMPOTENCY_KEY_BYTES_MAX || !jin_printable(key)) {
+            respond_fail(rc, CS_EPARAM, "Idempotency-Key",
+                         "Idempotency-Key must be 1 to %u printable bytes", CS_IDEMPOTENCY_KEY_BYTES_MAX);
+            free(c);
+            return NULL;
+        }
+        memcpy(c->idem_key, key, n + 1);
+        /* the request's identity: method, path and body */
+        size_t ml = strlen(rc->req->method), pl = strlen(rc->req->path);
+        char *buf = arena_alloc(rc->req->arena, ml + pl + rc->req->body_len + 2);
+        if (!buf) {
+            respond_fail(rc, CS_ENOMEM, "", "out of memory");
+            free(c);
+            return NULL;
+        }
+        memcpy(buf, rc->req->method, ml);
+        buf[ml] = ' ';
+        memcpy(buf + ml + 1, rc->req->path, pl);
+        buf[ml + 1 + pl] = '\n';
+        memcpy(buf + ml + pl + 2, rc->req->body, rc->req->body_len);
+        crypto_sha256(buf, ml + pl + 2 + rc->req->body_len, c->request_sha256);
+    }
+    return c;
+}
+
+static void submit(struct req_ctx *rc, struct order_cmd *c)
+{
+    int err = writer_submit(rc->app->writer, &c->base);
+    if (err) {
+        order_cmd_free(c);
+        respond_fail(rc, err, "", err == CS_EBUSY ? "too many writes in flight; retry with backoff"
+                                                  : "the server is shutting down");
+    }
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+void api_orders_create(struct req_ctx *rc)
+{
+    json_t *body = NULL, *draft = NULL;
+    if (jin_parse(rc->req->body, rc->req->body_len, &body, &rc->diag) ||
+        order_validate_create(body, rc->merchant, &draft, &rc->diag)) {
+        json_decref(body);
+        respond_error(rc);
+        return;
+    }
+    json_decref(body);
+    struct order_cmd *c = order_cmd_new(rc, exec_create);
+    if (!c) {
+        json_decref(draft);
+        return;
+    }
+    const char *decision = NULL;
+    if (order_decide_checkout(rc->app->policy, draft, rc->merchant, rc->livemode, c->now_us,
+                              &decision, &rc->diag) != 0) {
+        json_decref(draft);
+        order_cmd_free(c);
+        respond_error(rc);
+        return;
+    }
+    c->decision = decision;
+    if (id_new("ord", c->now_us, c->order_id, sizeof c->order_id) != 0) {
+        json_decref(draft);
+        order_cmd_free(c);
+        respond_fail(rc, CS_EINTERNAL, "", "could not make an id");
+        return;
+    }
+    char created[40];
+    clock_format_rfc3339(c->now_us, created, sizeof created);
+    /* The document in its API key order; the projection fills version/updated. */
+    c->order = json_pack("{s:s,s:s,s:b,s:s,s:O,s:O,s:s,s:n,s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:n,s:i}",
+                         "id", c->order_id, "object", "order", "livemode", rc->livemode, "merchant",
+                         rc->merchant_id, "reference", json_object_get(draft, "reference"), "shop",
+                         json_object_get(draft, "shop"), "status", "pending", "risk_decision",
+                         "currency", json_object_get(draft, "currency"), "amount",
+                         json_object_get(draft, "amount"), "lines", json_object_get(draft, "lines"),
+                         "customer", json_object_get(draft, "customer"), "plan",
+                         json_object_get(draft, "plan"), "metadata", json_object_get(draft, "metadata"),
+                         "created", created, "updated", created, "confirmed_at", "version", 0);
+    json_decref(draft);
+    if (!c->order) {
+        order_cmd_free(c);
+        respond_fail(rc, CS_ENOMEM, "", "out of memory");
+        return;
+    }
+    submit(rc, c);
+}
+
+void api_orders_confirm(struct req_ctx *rc)
+{
+    static const char *const keys[] = {"expected_version", NULL};
+    json_t *body = NULL;
+    int64_t expected = -1;
+    if (jin_parse(rc->req->body, rc->req->body_len, &body, &rc->diag) ||
+        jin_object(body, "", keys, &rc->diag) ||
+        jin_int(body, "", "expected_version", 0, 1, INT32_MAX, &expected, &rc->diag)) {
+        json_decref(body);
+        respond_error(rc);
+        return;
+    }
+    json_decref(body);
+    if (!id_valid(rc->params[0], "ord")) {
+        respond_fail(rc, CS_ENOTFOUND, "id", "no such order: %s", rc->params[0]);
+        return;
+    }
+    struct order_cmd *c = order_cmd_new(rc, exec_confirm);
+    if (!c)
+        return;
+    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
+    c->expected_version = expected;
+    submit(rc, c);
+}
+
+/* The stored document starts with the fields that say whose it is, in this
+ * order (see api_orders_create): a prefix compare answers most reads without
+ * parsing; anything else falls back to a full parse. */
+static int doc_is_own(const MDB_val *v, const char *id, const char *merchant_id, int livemode)
+{
+    char prefix[160];
+    int n = snprintf(prefix, sizeof prefix, "{\"id\":\"%s\",\"object\":\"order\",\"livemode\":%s,\"merchant\":\"%s\"",
+                     id, livemode ? "true" : "false", merchant_id);
+    if (n > 0 && (size_t)n < sizeof prefix && v->mv_size > (size_t)n && memcmp(v->mv_data, prefix, (size_t)n) == 0)
+        return 1;
+    json_t *o = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+    const char *m = json_string_value(json_object_get(o, "merchant"));
+    int own = m && strcmp(m, merchant_id) == 0 && json_is_true(json_object_get(o, "livemode")) == livemode;
+    json_decref(o);
+    return own;
+}
+
+void api_orders_get(struct req_ctx *rc)
+{
+    const char *id = rc->params[0];
+    if (!id_valid(id, "ord")) {
+        respond_fail(rc, CS_ENOTFOUND, "id", "no such order: %s", id);
+        return;
+    }
+    struct store_txn t;
+    int err = store_read_begin(rc->app->store, &t);
+    if (err) {
+        respond_fail(rc, err, "", "the store could not be read");
+        return;
+    }
+    MDB_val v;
+    err = store_order_get(&t, id, &v);
+    if (err == 0 && doc_is_own(&v, id, rc->merchant_id, rc->livemode))
+        respond_json_text(rc, 200, v.mv_data, v.mv_size);
+    else if (err == 0 || err == CS_ENOENT)
+        respond_fail(rc, CS_ENOTFOUND, "id", "no such order: %s", id);
+    else
+        respond_fail(rc, err, "", "the order could not be read");
+    store_abort(&t);
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+struct list_state {
+    const char *status;       /* NULL: any */
+    const char *shop;
+    char created_gte[40], created_lte[40];   /* RFC 3339, "" if open */
+    unsigned limit, count;
+    int has_more;
+    char last_id[CS_ID_BYTES_MAX];
+    char *out;
+    size_t len, cap;
+    int oom;
+};
+
+static void buf_put(struct list_state *ls, const char *s, size_t n)
+{
+    if (ls->len + n + 1 > ls->cap) {
+        size_t cap = ls->cap ? ls->cap * 2 : 4096;
+        while (cap < ls->len + n + 1) cap *= 2;
+        char *p = realloc(ls->out, cap);
+        if (!p) { ls->oom = 1; return; }
+        ls->out = p;
+        ls->cap = cap;
+    }
+    memcpy(ls->out + ls->len, s, n);
+    ls->len += n;
+    ls->out[ls->len] = 0;
+}
+
+static int list_visit(void *ctx, const char *order_id, const MDB_val *doc)
+{
+    struct list_state *ls = ctx;
+    if (ls->status || ls->shop || ls->created_gte[0] || ls->created_lte[0]) {
+        json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
+        const char *st = json_string_value(json_object_get(o, "status"));
+        const char *sh = json_string_value(json_object_get(o, "shop"));
+        const char *cr = json_string_value(json_object_get(o, "created"));
+        int keep = o && st && sh && cr && (!ls->status || strcmp(st, ls->status) == 0) &&
+                   (!ls->shop || strcmp(sh, ls->shop) == 0) &&
+                   (!ls->created_gte[0] || strcmp(cr, ls->created_gte) >= 0) &&
+                   (!ls->created_lte[0] || strcmp(cr, ls->created_lte) <= 0);
+        json_decref(o);
+        if (!keep)
+            return 0;
+    }
+    if (ls->count == ls->limit) {
+        ls->has_more = 1;
+        return 1;
+    }
+    if (ls->count++)
+        buf_put(ls, ",", 1);
+    buf_put(ls, doc->mv_data, doc->mv_size);
+    snprintf(ls->last_id, sizeof ls->last_id, "%s", order_id);
+    return ls->oom;
+}
+
+static int parse_limit(struct req_ctx *rc, unsigned *limit)
+{
+    const char *s = query_param(rc, "limit");
+    *limit = CS_LIST_LIMIT_DEFAULT;
+    if (!s)
+        return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 1 || v > (long)CS_LIST_LIMIT_MAX)
+        return cs_fail(&rc->diag, CS_EPARAM, "limit", "limit must be an integer from 1 to %u", CS_LIST_LIMIT_MAX);
+    *limit = (unsigned)v;
+    return 0;
+}
+
+static int parse_time_param(struct req_ctx *rc, const char *name, char *out, size_t cap)
+{
+    const char *s = query_param(rc, name);
+    if (!s)
+        return 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 253402300799LL)
+        return cs_fail(&rc->diag, CS_EPARAM, name, "%s must be a Unix timestamp in seconds", name);
+    clock_format_rfc3339((int64_t)v * 1000000, out, cap);
+    return 0;
+}
+
+void api_orders_list(struct req_ctx *rc)
+{
+    static const char *const statuses[] = {"pending", "approved", "rejected", "confirmed", "all", NULL};
+    static const char *const params[] = {"limit", "cursor", "status", "shop", "created[gte]", "created[lte]", NULL};
+    struct list_state ls = {0};
+    if (query_check_known(rc, params)) {
+        respond_error(rc);
+        return;
+    }
+    const char *status = query_param(rc, "status");
+    if (status) {
+        int ok = 0;
+        for (const char *const *s = statuses; *s; s++)
+            ok |= strcmp(*s, status) == 0;
+        if (!ok) {
+            respond_fail(rc, CS_EPARAM, "status", "status must be pending, approved, rejected, confirmed or all");
+            return;
+        }
+    }
+    /* Only confirmed orders by default: abandoned and refused checkouts are not
+     * the merchant's business (seeds 000, 002). */
+    ls.status = !status ? "confirmed" : strcmp(status, "all") == 0 ? NULL : status;
+    ls.shop = query_param(rc, "shop");
+    const char *cursor = query_param(rc, "cursor");
+    if (parse_limit(rc, &ls.limit) ||
+        parse_time_param(rc, "created[gte]", ls.created_gte, sizeof ls.created_gte) ||
+        parse_time_param(rc, "created[lte]", ls.created_lte, sizeof ls.created_lte)) {
+        respond_error(rc);
+        return;
+    }
+    if (cursor && !id_valid(cursor, "ord")) {
+        respond_fail(rc, CS_EPARAM, "cursor", "cursor must be the next_cursor of a previous page");
+        return;
+    }
+    struct store_txn t;
+    int err = store_read_begin(rc->app->store, &t);
+    if (err) {
+        respond_fail(rc, err, "", "the store could not be read");
+        return;
+    }
+    buf_put(&ls, "{\"object\":\"list\",\"data\":[", 25);
+    err = store_orders_each(&t, rc->merchant_id, rc->livemode, cursor, list_visit, &ls);
+    store_abort(&t);
+    if (err == CS_EPARAM || err == CS_ENOENT) {
+        free(ls.out);
+        respond_fail(rc, CS_EPARAM, "cursor", "cursor must be the next_cursor of a previous page");
+        return;
+    }
+    if (err || ls.oom) {
+        free(ls.out);
+        respond_fail(rc, err ? err : CS_ENOMEM, "", "the orders could not be listed");
+        return;
+    }
+    char tail[128];
+    int n = ls.has_more ? snprintf(tail, sizeof tail, "],\"has_more\":true,\"next_cursor\":\"%s\"}", ls.last_id)
+                        : snprintf(tail, sizeof tail, "],\"has_more\":false,\"next_cursor\":null}");
+    buf_put(&ls, tail, (size_t)n);
+    if (ls.oom) {
+        free(ls.out);
+        respond_fail(rc, CS_ENOMEM, "", "out of memory");
+        return;
+    }
+    respond_json_text(rc, 200, ls.out, ls.len);
+    free(ls.out);
+}

@@ -1,0 +1,415 @@
+#define _GNU_SOURCE /* nftw */
+/* Operator subcommands. Each error is one line on stderr naming what failed;
+ * exit status 0 means success. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "core/cli.h"
+#include "core/server.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/ids.h"
+#include "core/limits.h"
+#include "core/money.h"
+#include "store/store.h"
+
+/* --name value / --name=value lookup over argv; NULL if absent. Flags without
+ * a value are looked up with has_flag. */
+static const char *opt(int argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], name) == 0)
+            return i + 1 < argc ? argv[i + 1] : NULL;
+        if (strncmp(argv[i], name, n) == 0 && argv[i][n] == '=')
+            return argv[i] + n + 1;
+    }
+    return NULL;
+}
+
+static int has_flag(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every option must be known: a typo must not silently do something else. */
+static int check_opts(int argc, char **argv, const char *const *with_value, const char *const *flags)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "caisse: unexpected argument %s\n", a);
+            return -1;
+        }
+        int ok = 0;
+        for (const char *const *w = with_value; *w && !ok; w++) {
+            size_t n = strlen(*w);
+            if (strcmp(a, *w) == 0) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "caisse: %s needs a value\n", a);
+                    return -1;
+                }
+                i++;
+                ok = 1;
+            } else if (strncmp(a, *w, n) == 0 && a[n] == '=') {
+                ok = 1;
+            }
+        }
+        for (const char *const *f = flags; *f && !ok; f++)
+            ok = strcmp(a, *f) == 0;
+        if (!ok) {
+            fprintf(stderr, "caisse: unknown option %s\n", a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *data_dir(int argc, char **argv)
+{
+    const char *d = opt(argc, argv, "--data");
+    if (!d)
+        d = getenv("CAISSE_DATA");
+    return d && *d ? d : "./data";
+}
+
+static struct store *open_store(const char *dir, int read_only)
+{
+    struct store *s = NULL;
+    struct cs_diag d = {0};
+    struct store_options so = {.read_only = read_only};
+    if (store_open(&s, dir, &so, &d) != 0) {
+        fprintf(stderr, "caisse: cannot open the store in %s: %s\n", dir, d.message);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- serve ----------------------------------------------------------------- */
+
+static char *read_token_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char buf[256];
+    char *r = fgets(buf, sizeof buf, f);
+    fclose(f);
+    if (!r)
+        return NULL;
+    buf[strcspn(buf, "\r\n")] = 0;
+    return strdup(buf);
+}
+
+int cli_serve(int argc, char **argv)
+{
+    static const char *const with_value[] = {"--data", "--listen", "--config", "--policy-dir",
+                                             "--operator-token-file", "--map-max-bytes",
+                                             "--header-timeout-ms", "--body-timeout-ms",
+                                             "--idle-timeout-ms", NULL};
+    static const char *const flags[] = {"--unsafe-nosync", NULL};
+    if (check_opts(argc, argv, with_value, flags))
+        return 2;
+    struct serve_options o = {.data_dir = data_dir(argc, argv), .host = "127.0.0.1", .port = 8080};
+    const char *config = opt(argc, argv, "--config");
+    char *listen = NULL;
+    char *policy_dir = NULL, *token_file = NULL, *map_max = NULL;
+    if (config) {
+        /* key = value lines; '#' starts a comment; command-line options win. */
+        FILE *f = fopen(config, "r");
+        if (!f) {
+            fprintf(stderr, "caisse: cannot read the config file %s: %s\n", config, strerror(errno));
+            return 1;
+        }
+        char line[1024];
+        int lineno = 0;
+        while (fgets(line, sizeof line, f)) {
+            lineno++;
+            line[strcspn(line, "#\r\n")] = 0;
+            char *eq = strchr(line, '=');
+            char *k = line;
+            while (*k == ' ' || *k == '\t') k++;
+            if (!*k)
+                continue;
+            if (!eq) {
+                fprintf(stderr, "caisse: %s:%d: expected key = value\n", config, lineno);
+                fclose(f);
+                return 1;
+            }
+            *eq = 0;
+            char *v = eq + 1;
+            for (char *e = eq - 1; e >= k && (*e == ' ' || *e == '\t'); e--) *e = 0;
+            while (*v == ' ' || *v == '\t') v++;
+            for (char *e = v + strlen(v) - 1; e >= v && (*e == ' ' || *e == '\t'); e--) *e = 0;
+            char **slot = strcmp(k, "listen") == 0 ? &listen : strcmp(k, "policy_dir") == 0 ? &policy_dir
+                        : strcmp(k, "operator_token_file") == 0 ? &token_file
+                        : strcmp(k, "map_max_bytes") == 0 ? &map_max : NULL;
+            if (strcmp(k, "data") == 0 && !opt(argc, argv, "--data")) {
+                o.data_dir = strdup(v);
+                continue;
+            }
+            if (!slot) {
+                fprintf(stderr, "caisse: %s:%d: unknown key %s\n", config, lineno, k);
+                fclose(f);
+                return 1;
+            }
+            free(*slot);
+            *slot = strdup(v);
+        }
+        fclose(f);
+    }
+    if (opt(argc, argv, "--listen")) listen = strdup(opt(argc, argv, "--listen"));
+    if (opt(argc, argv, "--policy-dir")) policy_dir = strdup(opt(argc, argv, "--policy-dir"));
+    if (opt(argc, argv, "--operator-token-file")) token_file = strdup(opt(argc, argv, "--operator-token-file"));
+    if (opt(argc, argv, "--map-max-bytes")) map_max = strdup(opt(argc, argv, "--map-max-bytes"));
+    if (listen) {
+        char *colon = strrchr(listen, ':');
+        char *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || colon == listen || *end || port < 0 || port > 65535) {
+            fprintf(stderr, "caisse: --listen must be HOST:PORT, e.g. 127.0.0.1:8080\n");
+            return 2;
+        }
+        *colon = 0;
+        o.host = listen;
+        o.port = (int)port;
+    }
+    if (map_max) {
+        char *end;
+        unsigned long long v = strtoull(map_max, &end, 10);
+        if (!*map_max || *end || v < (1u << 20)) {
+            fprintf(stderr, "caisse: --map-max-bytes must be a byte count of at least 1048576\n");
+            return 2;
+        }
+        o.map_bytes_max = v;
+    }
+    o.policy_dir = policy_dir;
+    if (token_file) {
+        char *tok = read_token_file(token_file);
+        if (!tok) {
+            fprintf(stderr, "caisse: cannot read the operator token file %s\n", token_file);
+            return 1;
+        }
+        o.operator_token = tok;
+    } else if (getenv("CAISSE_OPERATOR_TOKEN")) {
+        o.operator_token = getenv("CAISSE_OPERATOR_TOKEN");
+    }
+    o.unsafe_nosync = has_flag(argc, argv, "--unsafe-nosync");
+    static const char *const timeouts[] = {"--header-timeout-ms", "--body-timeout-ms", "--idle-timeout-ms"};
+    unsigned *slots[] = {&o.header_timeout_ms, &o.body_timeout_ms, &o.idle_timeout_ms};
+    for (int i = 0; i < 3; i++) {
+        const char *v = opt(argc, argv, timeouts[i]);
+        if (!v)
+            continue;
+        char *end;
+        long ms = strtol(v, &end, 10);
+        if (!*v || *end || ms < 10 || ms > 3600000) {
+            fprintf(stderr, "caisse: %s must be milliseconds from 10 to 3600000\n", timeouts[i]);
+            return 2;
+        }
+        *slots[i] = (unsigned)ms;
+    }
+    return server_run(&o);
+}
+
+/* ---- merchant create ------------------------------------------------------- */
+
+int cli_merchant(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "create") != 0) {
+        fprintf(stderr, "caisse: usage: caisse merchant create --name NAME --country CC [--setup-fee MINOR] [--data DIR]\n");
+        return 2;
+    }
+    argc--, argv++;
+    static const char *const with_value[] = {"--name", "--country", "--data", "--setup-fee", NULL};
+    static const char *const flags[] = {NULL};
+    if (check_opts(argc, argv, with_value, flags))
+        return 2;
+    const char *name = opt(argc, argv, "--name"), *country = opt(argc, argv, "--country");
+    const char *setup = opt(argc, argv, "--setup-fee");
+    if (!name || !*name || strlen(name) > 200) {
+        fprintf(stderr, "caisse: --name is required (1 to 200 bytes)\n");
+        return 2;
+    }
+    const char *currency = country ? country_currency(country) : NULL;
+    if (!currency) {
+        fprintf(stderr, "caisse: --country must be a supported ISO 3166 code such as FR, ES, PT, IT\n");
+        return 2;
+    }
+    long long setup_fee = 0;
+    if (setup) {
+        char *end;
+        setup_fee = strtoll(setup, &end, 10);
+        if (!*setup || *end || setup_fee < 0 || setup_fee > 100000) {
+            fprintf(stderr, "caisse: --setup-fee must be minor units from 0 to 100000\n");
+            return 2;
+        }
+    }
+    struct store *s = open_store(data_dir(argc, argv), 0);
+    if (!s)
+        return 1;
+    int64_t now = clock_now_us();
+    char id[CS_ID_BYTES_MAX], evt[CS_ID_BYTES_MAX], test_key[64], live_key[64], created[40];
+    char test_hash[65], live_hash[65];
+    if (id_new("mer", now, id, sizeof id) || id_new("evt", now, evt, sizeof evt) ||
+        api_key_new(0, test_key, sizeof test_key) || api_key_new(1, live_key, sizeof live_key)) {
+        fprintf(stderr, "caisse: the random generator failed\n");
+        store_close(s);
+        return 1;
+    }
+    crypto_sha256_hex(test_key, strlen(test_key), test_hash);
+    crypto_sha256_hex(live_key, strlen(live_key), live_hash);
+    clock_format_rfc3339(now, created, sizeof created);
+    char test_prefix[16], live_prefix[16];
+    snprintf(test_prefix, sizeof test_prefix, "%.12s", test_key);
+    snprintf(live_prefix, sizeof live_prefix, "%.12s", live_key);
+    json_t *merchant = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "id", id, "object", "merchant", "name", name,
+                                 "country", country, "currency", currency, "setup_fee_pay_in_3",
+                                 (json_int_t)setup_fee, "created", created);
+    json_t *data = json_pack("{s:O,s:[{s:s,s:b,s:s},{s:s,s:b,s:s}]}", "merchant", merchant, "api_keys",
+                             "sha256", test_hash, "livemode", 0, "prefix", test_prefix,
+                             "sha256", live_hash, "livemode", 1, "prefix", live_prefix);
+    struct event_in ev = {.id = evt, .type = "merchant.created", .aggregate_id = id,
+                          .expected_version = STORE_VERSION_NEW, .merchant_id = id, .livemode = 0,
+                          .actor = "cli", .time_us = now, .data = data};
+    struct store_txn t;
+    int rc = store_write_begin(s, &t);
+    if (rc == 0)
+        rc = store_event_append(&t, &ev, NULL);
+    if (rc == 0)
+        rc = store_commit(&t, NULL);
+    else
+        store_abort(&t);
+    json_decref(data);
+    if (rc != 0) {
+        json_decref(merchant);
+        store_close(s);
+        fprintf(stderr, "caisse: the merchant could not be recorded: %s\n", cs_err_code(rc));
+        return 1;
+    }
+    /* The keys are shown once: only their hashes are stored. */
+    json_object_set_new(merchant, "test_secret_key", json_string(test_key));
+    json_object_set_new(merchant, "live_secret_key", json_string(live_key));
+    char *out = json_dumps(merchant, JSON_COMPACT);
+    printf("%s\n", out);
+    free(out);
+    json_decref(merchant);
+    store_close(s);
+    return 0;
+}
+
+/* ---- replay, audit, events --------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+int cli_replay(int argc, char **argv)
+{
+    static const char *const with_value[] = {"--data", "--scratch", NULL};
+    static const char *const flags[] = {"--keep", NULL};
+    if (check_opts(argc, argv, with_value, flags))
+        return 2;
+    struct store *s = open_store(data_dir(argc, argv), 1);
+    if (!s)
+        return 1;
+    char tmpl[] = "/tmp/caisse-replay-XXXXXX";
+    const char *scratch = opt(argc, argv, "--scratch");
+    if (!scratch) {
+        scratch = mkdtemp(tmpl);
+        if (!scratch) {
+            fprintf(stderr, "caisse: cannot make a scratch directory: %s\n", strerror(errno));
+            store_close(s);
+            return 1;
+        }
+    }
+    struct cs_diag d = {0};
+    int rc = store_replay(s, scratch, stdout, &d);
+    store_close(s);
+    if (!has_flag(argc, argv, "--keep"))
+        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc != 0) {
+        fprintf(stderr, "caisse: replay: projections differ from the log: %s\n", d.message);
+        return 1;
+    }
+    printf("replay: all projections equal\n");
+    return 0;
+}
+
+int cli_audit(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "verify") != 0) {
+        fprintf(stderr, "caisse: usage: caisse audit verify [--data DIR]\n");
+        return 2;
+    }
+    argc--, argv++;
+    static const char *const with_value[] = {"--data", NULL};
+    static const char *const flags[] = {NULL};
+    if (check_opts(argc, argv, with_value, flags))
+        return 2;
+    struct store *s = open_store(data_dir(argc, argv), 1);
+    if (!s)
+        return 1;
+    uint64_t count = 0, bad = 0;
+    struct cs_diag d = {0};
+    int rc = store_audit_verify(s, &count, &bad, &d);
+    store_close(s);
+    if (rc != 0) {
+        fprintf(stderr, "caisse: audit: hash chain broken at event %llu: %s\n", (unsigned long long)bad, d.message);
+        return 1;
+    }
+    printf("audit: %llu events, hash chain intact\n", (unsigned long long)count);
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_events(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "dump") != 0) {
+        fprintf(stderr, "caisse: usage: caisse events dump [--data DIR] [--merchant ID] [--type T] [--from SEQ] [--to SEQ]\n");
+        return 2;
+    }
+    argc--, argv++;
+    static const char *const with_value[] = {"--data", "--merchant", "--type", "--from", "--to", NULL};
+    static const char *const flags[] = {NULL};
+    if (check_opts(argc, argv, with_value, flags))
+        return 2;
+    struct dump_filter f = {.merchant_id = opt(argc, argv, "--merchant"), .type = opt(argc, argv, "--type"),
+                            .from_seq = 0, .to_seq = UINT64_MAX, .from_us = 0, .to_us = INT64_MAX};
+    if ((opt(argc, argv, "--from") && parse_u64(opt(argc, argv, "--from"), &f.from_seq)) ||
+        (opt(argc, argv, "--to") && parse_u64(opt(argc, argv, "--to"), &f.to_seq))) {
+        fprintf(stderr, "caisse: --from and --to are event sequence numbers\n");
+        return 2;
+    }
+    struct store *s = open_store(data_dir(argc, argv), 1);
+    if (!s)
+        return 1;
+    uint64_t count = 0;
+    int rc = store_events_dump(s, &f, stdout, &count);
+    store_close(s);
+    if (rc != 0) {
+        fprintf(stderr, "caisse: events dump failed: %s\n", cs_err_code(rc));
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,9 @@
+#ifndef CAISSE_CLI_H
+#define CAISSE_CLI_H
+/* The command line (DESIGN.md "The command line"): each returns the exit status. */
+int cli_serve(int argc, char **argv);
+int cli_merchant(int argc, char **argv);
+int cli_replay(int argc, char **argv);
+int cli_audit(int argc, char **argv);
+int cli_events(int argc, char **argv);
+#endif

@@ -1,0 +1,58 @@
+#ifndef CAISSE_LIMITS_H
+#define CAISSE_LIMITS_H
+/* Every limit of caisse, in one place, units last in the name. Each is checked
+ * where the input arrives, so the client gets the precise 4xx. */
+
+/* HTTP server (core/http_server.c). */
+#define CS_HTTP_URL_BYTES_MAX          (8u * 1024)     /* request target; 414 past it */
+#define CS_HTTP_HEADER_BYTES_MAX       (16u * 1024)    /* all header names+values; 431 */
+#define CS_HTTP_HEADERS_MAX            64u             /* header count; 431 */
+#define CS_HTTP_BODY_BYTES_MAX         (1u << 20)      /* 413 */
+#define CS_HTTP_HEADER_TIMEOUT_MS      10000u          /* whole head must arrive in this; 408 */
+#define CS_HTTP_BODY_TIMEOUT_MS        30000u          /* body must arrive in this; 408 */
+#define CS_HTTP_IDLE_TIMEOUT_MS        60000u          /* keep-alive idle; closed quietly */
+#define CS_HTTP_CONNECTIONS_MAX        10000u          /* beyond it new ones are refused */
+#define CS_HTTP_PIPELINE_BYTES_MAX     (CS_HTTP_BODY_BYTES_MAX + 64u * 1024) /* buffered unparsed input */
+#define CS_SHUTDOWN_GRACE_MS           10000u          /* in-flight requests get this long */
+
+/* Request arena (core/arena.c). */
+#define CS_ARENA_CHUNK_BYTES           (16u * 1024)
+#define CS_ARENA_BYTES_MAX             (8u << 20)
+_Static_assert(CS_HTTP_BODY_BYTES_MAX <= CS_ARENA_BYTES_MAX, "a body fits the arena");
+
+/* JSON input (core/json_in.c). */
+#define CS_JSON_DEPTH_MAX              16u
+#define CS_STRING_BYTES_MAX            1024u           /* any free-text field */
+#define CS_METADATA_KEYS_MAX           50u
+
+/* Orders (core/cmd_orders.c). */
+#define CS_ORDER_LINES_MAX             200u
+#define CS_ORDER_QUANTITY_MAX          100000          /* per line */
+#define CS_AMOUNT_MINOR_MAX            100000000000LL  /* 1e11 minor units: 1 bn EUR; far from int64 overflow */
+#define CS_REFERENCE_BYTES_MAX         64u
+#define CS_SHOP_ID_BYTES_MAX           64u
+#define CS_IDEMPOTENCY_KEY_BYTES_MAX   255u
+#define CS_IDEMPOTENCY_TTL_S           (7 * 24 * 3600) /* at least 24 h is promised; we keep 7 days */
+
+/* Lists. */
+#define CS_LIST_LIMIT_DEFAULT          20u
+#define CS_LIST_LIMIT_MAX              100u
+
+/* Store (store/). */
+#define CS_STORE_MAP_BYTES_INITIAL     (64ull << 20)   /* grows on demand */
+#define CS_STORE_MAP_BYTES_MAX_DEFAULT (64ull << 30)
+#define CS_STORE_MAX_DBS               32u
+#define CS_STORE_MAX_READERS           126u
+#define CS_EVENT_TYPE_BYTES_MAX        64u
+#define CS_ID_BYTES_MAX                48u             /* "ord_" + 26 chars, with room */
+
+/* Writer (core/writer.c). */
+#define CS_WRITER_BATCH_MAX            1024u           /* commands in one transaction */
+#define CS_WRITER_QUEUE_MAX            65536u          /* beyond it: 503 */
+
+/* Lua (lua/). */
+#define CS_LUA_INSTRUCTIONS_MAX        1000000u        /* per policy call */
+#define CS_LUA_MEMORY_BYTES_MAX        (32u << 20)     /* per lua_State */
+#define CS_LUA_HOOK_INSTRUCTIONS       1000u           /* count hook granularity */
+
+#endif

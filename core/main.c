@@ -1,0 +1,38 @@
+/* caisse: the payments back office in one binary. */
+#include <stdio.h>
+#include <string.h>
+#include "core/cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage:\n"
+            "  caisse serve   [--data DIR] [--listen 127.0.0.1:8080] [--config FILE] [--policy-dir DIR]\n"
+            "                 [--operator-token-file FILE] [--map-max-bytes N]\n"
+            "  caisse merchant create --name NAME --country CC [--setup-fee MINOR] [--data DIR]\n"
+            "  caisse replay  [--data DIR]\n"
+            "  caisse audit verify [--data DIR]\n"
+            "  caisse events dump [--data DIR] [--merchant ID] [--type T] [--from SEQ] [--to SEQ]\n"
+            "--data defaults to $CAISSE_DATA, then ./data\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "merchant") == 0) return cli_merchant(argc - 2, argv + 2);
+    if (strcmp(cmd, "replay") == 0) return cli_replay(argc - 2, argv + 2);
+    if (strcmp(cmd, "audit") == 0) return cli_audit(argc - 2, argv + 2);
+    if (strcmp(cmd, "events") == 0) return cli_events(argc - 2, argv + 2);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "caisse: unknown command %s\n", cmd);
+    usage(stderr);
+    return 2;
+}

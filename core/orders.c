@@ -1,0 +1,445 @@
+#include <stdio.h>
+#include <string.h>
+#include "core/orders.h"
+#include "core/clock.h"
+#include "core/json_in.h"
+#include "core/limits.h"
+#include "core/money.h"
+
+const char *const order_plans[] = {"pay_in_3", "instalments_6", "instalments_9", "instalments_12",
+                                   "instalments_18", "instalments_24", NULL};
+
+static const char *const order_keys[] = {"reference", "shop", "currency", "amount", "plan",
+                                         "lines", "customer", "metadata", NULL};
+static const char *const line_keys[] = {"type", "reference", "name", "unit_price", "quantity",
+                                        "tax_rate", NULL};
+static const char *const customer_keys[] = {"first_name", "last_name", "email", "phone",
+                                            "birth_date", "id_document", "billing_address",
+                                            "shipping_address", NULL};
+static const char *const id_document_keys[] = {"type", "number", NULL};
+static const char *const address_keys[] = {"line1", "line2", "postal_code", "city", "country", NULL};
+
+static int in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(s, *list) == 0)
+            return 1;
+    return 0;
+}
+
+static int email_valid(const char *s)
+{
+    const char *at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@') || strlen(s) > 254)
+        return 0;
+    const char *dot = strrchr(at + 1, '.');
+    if (!dot || dot == at + 1 || dot[1] == 0)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (*p == ' ' || *p == ',' || *p == ';' || *p == '<' || *p == '>')
+            return 0;
+    return 1;
+}
+
+static int phone_valid(const char *s)
+{
+    if (s[0] != '+')
+        return 0;
+    size_t n = 0;
+    for (const char *p = s + 1; *p; p++, n++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return n >= 8 && n <= 15 && s[1] != '0';
+}
+
+static int country_code_valid(const char *s)
+{
+    return strlen(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
+}
+
+static int validate_address(json_t *a, const char *path, json_t **out, struct cs_diag *d)
+{
+    int rc = jin_object(a, path, address_keys, d);
+    const char *line1 = NULL, *line2 = NULL, *postal = NULL, *city = NULL, *country = NULL;
+    if (rc || (rc = jin_string(a, path, "line1", 1, 1, 200, &line1, d)) ||
+        (rc = jin_string(a, path, "line2", 0, 0, 200, &line2, d)) ||
+        (rc = jin_string(a, path, "postal_code", 1, 1, 16, &postal, d)) ||
+        (rc = jin_string(a, path, "city", 1, 1, 100, &city, d)) ||
+        (rc = jin_string(a, path, "country", 1, 2, 2, &country, d)))
+        return rc;
+    if (!country_code_valid(country)) {
+        char p[128];
+        jin_path(p, sizeof p, path, "country");
+        return cs_fail(d, CS_EPARAM, p, "%s must be an ISO 3166-1 alpha-2 code such as FR", p);
+    }
+    *out = json_pack("{s:s,s:s?,s:s,s:s,s:s}", "line1", line1, "line2", line2, "postal_code", postal,
+                     "city", city, "country", country);
+    return *out ? 0 : CS_ENOMEM;
+}
+
+static int validate_customer(json_t *c, json_t **out, struct cs_diag *d)
+{
+    const char *first = NULL, *last = NULL, *email = NULL, *phone = NULL, *birth = NULL;
+    int rc = jin_object(c, "customer", customer_keys, d);
+    if (rc || (rc = jin_string(c, "customer", "first_name", 1, 1, 100, &first, d)) ||
+        (rc = jin_string(c, "customer", "last_name", 1, 1, 100, &last, d)) ||
+        (rc = jin_string(c, "customer", "email", 1, 3, 254, &email, d)) ||
+        (rc = jin_string(c, "customer", "phone", 1, 1, 16, &phone, d)) ||
+        (rc = jin_string(c, "customer", "birth_date", 1, 10, 10, &birth, d)))
+        return rc;
+    if (!email_valid(email))
+        return cs_fail(d, CS_EPARAM, "customer.email", "customer.email is not a valid e-mail address");
+    if (!phone_valid(phone))
+        return cs_fail(d, CS_EPARAM, "customer.phone",
+                       "customer.phone must be in E.164 form: + then 8 to 15 digits");
+    int y, m, day;
+    char today[11];
+    clock_format_date(clock_now_us(), today, sizeof today);
+    if (clock_parse_date(birth, &y, &m, &day) != 0 || strcmp(birth, today) > 0)
+        return cs_fail(d, CS_EPARAM, "customer.birth_date",
+                       "customer.birth_date must be a past date as YYYY-MM-DD");
+
+    json_t *doc = jin_child(c, "customer", "id_document", JSON_OBJECT, 1, &rc, d);
+    if (rc)
+        return rc;
+    const char *dtype = NULL, *number = NULL;
+    if ((rc = jin_object(doc, "customer.id_document", id_document_keys, d)) ||
+        (rc = jin_string(doc, "customer.id_document", "type", 1, 1, 32, &dtype, d)) ||
+        (rc = jin_string(doc, "customer.id_document", "number", 1, 5, 20, &number, d)))
+        return rc;
+    if (strcmp(dtype, "passport") == 0)
+        return cs_fail(d, CS_EPARAM, "customer.id_document.type",
+                       "a passport is accepted for identity checks only; a credit application "
+                       "needs a national_id or a residence_permit");
+    if (strcmp(dtype, "national_id") != 0 && strcmp(dtype, "residence_permit") != 0)
+        return cs_fail(d, CS_EPARAM, "customer.id_document.type",
+                       "customer.id_document.type must be national_id or residence_permit");
+    for (const char *p = number; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            return cs_fail(d, CS_EPARAM, "customer.id_document.number",
+                           "customer.id_document.number must be upper-case letters and digits");
+
+    json_t *billing = jin_child(c, "customer", "billing_address", JSON_OBJECT, 1, &rc, d);
+    if (rc)
+        return rc;
+    json_t *shipping = jin_child(c, "customer", "shipping_address", JSON_OBJECT, 0, &rc, d);
+    if (rc)
+        return rc;
+    json_t *b = NULL, *s = NULL;
+    if ((rc = validate_address(billing, "customer.billing_address", &b, d)))
+        return rc;
+    if (shipping && (rc = validate_address(shipping, "customer.shipping_address", &s, d))) {
+        json_decref(b);
+        return rc;
+    }
+    if (!s)
+        s = json_deep_copy(b);
+    *out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:o,s:o}", "first_name", first, "last_name",
+                     last, "email", email, "phone", phone, "birth_date", birth, "id_document",
+                     "type", dtype, "number", number, "billing_address", b, "shipping_address", s);
+    return *out ? 0 : CS_ENOMEM;
+}
+
+static int validate_lines(json_t *lines, json_t **out, int64_t *sum, struct cs_diag *d)
+{
+    size_t n = json_array_size(lines);
+    if (n == 0)
+        return cs_fail(d, CS_EPARAM, "lines", "lines must hold at least one product line");
+    if (n > CS_ORDER_LINES_MAX)
+        return cs_fail(d, CS_EPARAM, "lines", "lines holds more than %u lines", CS_ORDER_LINES_MAX);
+    json_t *arr = json_array();
+    int64_t total = 0;
+    int products = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *l = json_array_get(lines, i);
+        char path[32];
+        snprintf(path, sizeof path, "lines[%zu]", i);
+        const char *type = "product", *ref = NULL, *name = NULL;
+        int64_t price = 0, qty = 1, tax = 0;
+        int rc = jin_object(l, path, line_keys, d);
+        if (rc || (rc = jin_string(l, path, "type", 0, 1, 16, &type, d)))
+            goto fail;
+        int is_product = strcmp(type, "product") == 0, is_handling = strcmp(type, "handling") == 0;
+        int is_discount = strcmp(type, "discount") == 0;
+        char p[64];
+        if (!is_product && !is_handling && !is_discount) {
+            jin_path(p, sizeof p, path, "type");
+            rc = cs_fail(d, CS_EPARAM, p, "%s must be product, handling or discount", p);
+            goto fail;
+        }
+        if ((rc = jin_string(l, path, "reference", is_product, 1, CS_REFERENCE_BYTES_MAX, &ref, d)) ||
+            (rc = jin_string(l, path, "name", 1, 1, 255, &name, d)) ||
+            (rc = jin_int(l, path, "quantity", 0, 1, CS_ORDER_QUANTITY_MAX, &qty, d)) ||
+            (rc = jin_int(l, path, "tax_rate", 0, 0, 10000, &tax, d)))
+            goto fail;
+        jin_path(p, sizeof p, path, "unit_price");
+        json_t *pv = json_object_get(l, "unit_price");
+        if (!pv || json_is_null(pv)) {
+            rc = cs_fail(d, CS_EMISSING, p, "%s is required", p);
+            goto fail;
+        }
+        if (!json_is_integer(pv)) {
+            rc = cs_fail(d, CS_EAMOUNT, p, "%s must be an integer amount in minor units", p);
+            goto fail;
+        }
+        price = json_integer_value(pv);
+        if (price < (is_handling ? 0 : 1) || price > CS_AMOUNT_MINOR_MAX) {
+            rc = cs_fail(d, CS_EAMOUNT, p, "%s must be between %d and %lld minor units", p,
+                         is_handling ? 0 : 1, (long long)CS_AMOUNT_MINOR_MAX);
+            goto fail;
+        }
+        int64_t amount;
+        if (money_mul(price, qty, &amount) != 0 || amount > CS_AMOUNT_MINOR_MAX) {
+            rc = cs_fail(d, CS_EAMOUNT, path, "%s: unit_price times quantity is too large", path);
+            goto fail;
+        }
+        if (is_discount)
+            amount = -amount;
+        if (money_add(total, amount, &total) != 0) {
+            rc = cs_fail(d, CS_EAMOUNT, "lines", "the lines' total overflows");
+            goto fail;
+        }
+        products += is_product;
+        json_t *o = json_pack("{s:s,s:s?,s:s,s:I,s:I,s:I,s:I}", "type", type, "reference", ref,
+                              "name", name, "unit_price", (json_int_t)price, "quantity",
+                              (json_int_t)qty, "tax_rate", (json_int_t)tax, "amount",
+                              (json_int_t)amount);
+        json_array_append_new(arr, o);
+        continue;
+    fail:
+        json_decref(arr);
+        return rc;
+    }
+    if (!products) {
+        json_decref(arr);
+        return cs_fail(d, CS_EPARAM, "lines", "lines must hold at least one product line");
+    }
+    *out = arr;
+    *sum = total;
+    return 0;
+}
+
+int order_validate_create(json_t *body, json_t *merchant, json_t **order, struct cs_diag *d)
+{
+    const char *reference = NULL, *shop = "default", *currency = NULL, *plan = NULL;
+    int rc = jin_object(body, "", order_keys, d);
+    if (rc || (rc = jin_string(body, "", "reference", 1, 1, CS_REFERENCE_BYTES_MAX, &reference, d)) ||
+        (rc = jin_string(body, "", "shop", 0, 1, CS_SHOP_ID_BYTES_MAX, &shop, d)) ||
+        (rc = jin_string(body, "", "currency", 1, 1, 3, &currency, d)) ||
+        (rc = jin_string(body, "", "plan", 1, 1, 32, &plan, d)))
+        return rc;
+    if (!jin_token(shop))
+        return cs_fail(d, CS_EPARAM, "shop", "shop must be letters, digits, '_' or '-'");
+    if (!currency_find(currency))
+        return cs_fail(d, CS_ECURRENCY, "currency", "%s is not a supported ISO 4217 currency", currency);
+    const char *mcur = json_string_value(json_object_get(merchant, "currency"));
+    if (!mcur || strcmp(mcur, currency) != 0)
+        return cs_fail(d, CS_ECURRENCY, "currency",
+                       "currency %s differs from the merchant's settlement currency %s", currency,
+                       mcur ? mcur : "?");
+    if (!in_list(plan, order_plans))
+        return cs_fail(d, CS_EPARAM, "plan",
+                       "plan must be one of pay_in_3, instalments_6, instalments_9, instalments_12, "
+                       "instalments_18, instalments_24");
+    json_t *amount_v = json_object_get(body, "amount");
+    if (!amount_v || json_is_null(amount_v))
+        return cs_fail(d, CS_EMISSING, "amount", "amount is required");
+    if (!json_is_integer(amount_v))
+        return cs_fail(d, CS_EAMOUNT, "amount", "amount must be an integer in minor units");
+    int64_t amount = json_integer_value(amount_v);
+    if (amount <= 0 || amount > CS_AMOUNT_MINOR_MAX)
+        return cs_fail(d, CS_EAMOUNT, "amount", "amount must be between 1 and %lld minor units",
+                       (long long)CS_AMOUNT_MINOR_MAX);
+
+    json_t *lines_in = jin_child(body, "", "lines", JSON_ARRAY, 1, &rc, d);
+    if (rc)
+        return rc;
+    json_t *cust_in = jin_child(body, "", "customer", JSON_OBJECT, 1, &rc, d);
+    if (rc)
+        return rc;
+    json_t *meta_in = jin_child(body, "", "metadata", JSON_OBJECT, 0, &rc, d);
+    if (rc)
+        return rc;
+    if (meta_in) {
+        if (json_object_size(meta_in) > CS_METADATA_KEYS_MAX)
+            return cs_fail(d, CS_EPARAM, "metadata", "metadata holds more than %u keys", CS_METADATA_KEYS_MAX);
+        const char *k;
+        json_t *v;
+        json_object_foreach(meta_in, k, v) {
+            char p[128];
+            jin_path(p, sizeof p, "metadata", k);
+            if (strlen(k) == 0 || strlen(k) > 40 || !jin_printable(k))
+                return cs_fail(d, CS_EPARAM, p, "metadata keys are 1 to 40 printable bytes");
+            if (!json_is_string(v) || json_string_length(v) > 500 || !jin_printable(json_string_value(v)))
+                return cs_fail(d, CS_EPARAM, p, "%s must be a string of at most 500 bytes", p);
+        }
+    }
+
+    json_t *lines = NULL, *customer = NULL;
+    int64_t sum = 0;
+    if ((rc = validate_lines(lines_in, &lines, &sum, d)))
+        return rc;
+    if (sum <= 0) {
+        json_decref(lines);
+        return cs_fail(d, CS_EAMOUNT, "lines", "the lines must add up to more than zero");
+    }
+    if (sum != amount) {
+        json_decref(lines);
+        return cs_fail(d, CS_EAMOUNT, "amount", "amount %lld does not equal the sum of the lines %lld",
+                       (long long)amount, (long long)sum);
+    }
+    if ((rc = validate_customer(cust_in, &customer, d))) {
+        json_decref(lines);
+        return rc;
+    }
+    json_t *meta = meta_in ? json_deep_copy(meta_in) : json_object();
+    *order = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:o,s:o}", "reference", reference, "shop", shop,
+                       "currency", currency, "amount", (json_int_t)amount, "plan_requested", plan,
+                       "lines", lines, "customer", customer, "metadata", meta);
+    return *order ? 0 : CS_ENOMEM;
+}
+
+/* Checks one offer returned by plans.offer and copies its known fields. */
+static int offer_sanitize(json_t *offer, int64_t amount, json_t **plan, struct cs_diag *d)
+{
+    json_t *sched = json_object_get(offer, "schedule");
+    const char *product = json_string_value(json_object_get(offer, "product"));
+    json_t *vals[5];
+    static const char *const ints[] = {"instalments", "fee_per_instalment", "setup_fee", "total_fees", "total"};
+    for (int i = 0; i < 5; i++) {
+        vals[i] = json_object_get(offer, ints[i]);
+        if (!json_is_integer(vals[i]) || json_integer_value(vals[i]) < 0)
+            return cs_fail(d, CS_EPOLICYFAIL, "", "plans.offer returned an offer whose %s is not a non-negative integer", ints[i]);
+    }
+    if (!product || !json_is_array(sched) || json_array_size(sched) == 0 ||
+        (json_int_t)json_array_size(sched) != json_integer_value(vals[0]))
+        return cs_fail(d, CS_EPOLICYFAIL, "", "plans.offer returned an offer without a matching schedule");
+    json_t *out_sched = json_array();
+    int64_t principal = 0, fees = 0;
+    size_t i;
+    json_t *inst;
+    json_array_foreach(sched, i, inst) {
+        json_t *a = json_object_get(inst, "amount"), *f = json_object_get(inst, "fee");
+        const char *due = json_string_value(json_object_get(inst, "due_date"));
+        int y, m, dd;
+        if (!json_is_integer(a) || !json_is_integer(f) || json_integer_value(a) < 0 ||
+            json_integer_value(f) < 0 || !due || clock_parse_date(due, &y, &m, &dd) != 0 ||
+            money_add(principal, json_integer_value(a), &principal) != 0 ||
+            money_add(fees, json_integer_value(f), &fees) != 0) {
+            json_decref(out_sched);
+            return cs_fail(d, CS_EPOLICYFAIL, "", "plans.offer returned an invalid instalment %zu", i + 1);
+        }
+        json_array_append_new(out_sched, json_pack("{s:I,s:s,s:I,s:I,s:s}", "number", (json_int_t)(i + 1),
+                                                   "due_date", due, "amount", json_integer_value(a),
+                                                   "fee", json_integer_value(f), "status", "scheduled"));
+    }
+    if (principal != amount || fees != json_integer_value(vals[3]) ||
+        json_integer_value(vals[4]) != amount + fees) {
+        json_decref(out_sched);
+        return cs_fail(d, CS_EPOLICYFAIL, "", "plans.offer returned a schedule that does not add up to the order amount and fees");
+    }
+    *plan = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O,s:o}", "product", product, "instalments", vals[0],
+                      "fee_per_instalment", vals[1], "setup_fee", vals[2], "total_fees", vals[3],
+                      "total", vals[4], "schedule", out_sched);
+    return *plan ? 0 : CS_ENOMEM;
+}
+
+static int age_at(const char *birth, const char *today)
+{
+    int by, bm, bd, ty, tm, td;
+    if (clock_parse_date(birth, &by, &bm, &bd) || clock_parse_date(today, &ty, &tm, &td))
+        return -1;
+    int age = ty - by;
+    if (tm < bm || (tm == bm && td < bd))
+        age--;
+    return age;
+}
+
+int order_decide_checkout(struct policy_engine *pe, json_t *order, json_t *merchant, int livemode,
+                          int64_t now_us, const char **decision, struct cs_diag *d)
+{
+    char today[11];
+    clock_format_date(now_us, today, sizeof today);
+    json_int_t amount = json_integer_value(json_object_get(order, "amount"));
+    char plan[33];
+    snprintf(plan, sizeof plan, "%s", json_string_value(json_object_get(order, "plan_requested")));
+    json_t *setup = json_object_get(merchant, "setup_fee_pay_in_3");
+
+    json_t *in = json_pack("{s:I,s:O,s:O,s:s,s:b,s:{s:O,s:I},s:s}", "amount", amount, "currency",
+                           json_object_get(order, "currency"), "country",
+                           json_object_get(merchant, "country"), "purchase_date", today,
+                           "livemode", livemode, "merchant", "id", json_object_get(merchant, "id"),
+                           "setup_fee_pay_in_3", setup ? json_integer_value(setup) : 0,
+                           "requested", plan);
+    json_t *out = NULL;
+    int rc = policy_call(pe, "plans.offer", in, &out, d);
+    json_decref(in);
+    if (rc)
+        return rc;
+    json_t *offers = json_object_get(out, "offers"), *chosen = NULL, *o;
+    size_t i;
+    json_array_foreach(offers, i, o) {
+        const char *p = json_string_value(json_object_get(o, "product"));
+        if (p && strcmp(p, plan) == 0) {
+            chosen = o;
+            break;
+        }
+    }
+    if (!chosen) {
+        json_decref(out);
+        return cs_fail(d, CS_EPOLICY, "plan", "plan %s is not offered for an order of %lld %s", plan,
+                       (long long)amount, json_string_value(json_object_get(order, "currency")));
+    }
+    json_t *planv = NULL;
+    rc = offer_sanitize(chosen, amount, &planv, d);
+    json_decref(out);
+    if (rc)
+        return rc;
+    json_object_set_new(order, "plan", planv);
+    json_object_del(order, "plan_requested");
+
+    json_t *cust = json_object_get(order, "customer");
+    in = json_pack("{s:I,s:O,s:O,s:s,s:b,s:s,s:O,s:{s:O}}", "amount", amount, "currency",
+                   json_object_get(order, "currency"), "country", json_object_get(merchant, "country"),
+                   "product", plan, "livemode", livemode, "purchase_date", today, "customer", cust,
+                   "merchant", "id", json_object_get(merchant, "id"));
+    out = NULL;
+    rc = policy_call(pe, "risk.decide", in, &out, d);
+    json_decref(in);
+    if (rc)
+        return rc;
+    const char *dec = json_string_value(json_object_get(out, "decision"));
+    if (dec && strcmp(dec, "approved") == 0) *decision = "approved";
+    else if (dec && strcmp(dec, "rejected") == 0) *decision = "rejected";
+    else if (dec && strcmp(dec, "review") == 0) *decision = "review";
+    else {
+        json_decref(out);
+        return cs_fail(d, CS_EPOLICYFAIL, "", "risk.decide returned no decision among approved, rejected, review");
+    }
+    json_decref(out);
+    /* The built-in control that no policy can override: no credit to minors. */
+    const char *birth = json_string_value(json_object_get(cust, "birth_date"));
+    if (age_at(birth, today) < 18)
+        *decision = "rejected";
+    return 0;
+}
+
+const char *order_decision_event(const char *decision)
+{
+    if (strcmp(decision, "approved") == 0) return "order.approved";
+    if (strcmp(decision, "rejected") == 0) return "order.rejected";
+    return "order.review_requested";
+}
+
+int order_decide_confirm(json_t *doc, int64_t expected_version, struct cs_diag *d)
+{
+    json_int_t version = json_integer_value(json_object_get(doc, "version"));
+    if (expected_version >= 0 && expected_version != version)
+        return cs_fail(d, CS_ECONFLICT, "expected_version",
+                       "the order is at version %lld, not %lld", (long long)version, (long long)expected_version);
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (!status || strcmp(status, "approved") != 0)
+        return cs_fail(d, CS_ESTATE, "", "only an approved order can be confirmed; this one is %s",
+                       status ? status : "unknown");
+    return 0;
+}

@@ -1,0 +1,43 @@
+#ifndef CAISSE_ROUTER_H
+#define CAISSE_ROUTER_H
+/* Routes are a table (core/routes.c). Flags drive the generic work done
+ * before a handler runs: authentication and the body's media type. */
+#include "core/app.h"
+
+enum route_flags {
+    ROUTE_PUBLIC     = 0,
+    ROUTE_MERCHANT   = 1 << 0,   /* Bearer secret key of a merchant: sets merchant_id/livemode */
+    ROUTE_OPERATOR   = 1 << 1,   /* Bearer operator token */
+    ROUTE_WRITE      = 1 << 2,   /* goes through the writer (durable before answered) */
+    ROUTE_IDEMPOTENT = 1 << 3,   /* honours Idempotency-Key */
+    ROUTE_JSON_BODY  = 1 << 4,   /* a non-empty body must be application/json */
+};
+
+typedef void (*route_fn)(struct req_ctx *rc);
+
+struct route {
+    const char *method;
+    const char *pattern;         /* "/v1/orders/{id}/confirm" */
+    route_fn fn;
+    unsigned flags;
+    const char *operation_id;    /* as in the OpenAPI document */
+};
+
+extern const struct route routes[];   /* ends with method == NULL */
+
+/* The http_handler_fn of the server: matches, authenticates, dispatches.
+ * ctx is the struct app. */
+void router_handle(struct http_request *req, void *ctx);
+
+/* Handlers. */
+void api_healthz(struct req_ctx *rc);
+void api_metrics(struct req_ctx *rc);
+void api_openapi(struct req_ctx *rc);
+void api_orders_create(struct req_ctx *rc);
+void api_orders_get(struct req_ctx *rc);
+void api_orders_list(struct req_ctx *rc);
+void api_orders_confirm(struct req_ctx *rc);
+void api_events_list(struct req_ctx *rc);
+void api_admin_reload(struct req_ctx *rc);
+
+#endif

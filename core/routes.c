@@ -1,0 +1,19 @@
+#include <stddef.h>
+#include "core/router.h"
+
+/* Every route of the server. tests/e2e/test_openapi.py walks this table (via
+ * the OpenAPI document) so the two cannot drift apart. */
+const struct route routes[] = {
+    {"GET",  "/healthz",                   api_healthz,        ROUTE_PUBLIC, "getHealth"},
+    {"GET",  "/metrics",                   api_metrics,        ROUTE_PUBLIC, "getMetrics"},
+    {"GET",  "/v1/openapi.json",           api_openapi,        ROUTE_PUBLIC, "getOpenApi"},
+    {"POST", "/v1/orders",                 api_orders_create,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "createOrder"},
+    {"GET",  "/v1/orders",                 api_orders_list,    ROUTE_MERCHANT, "listOrders"},
+    {"GET",  "/v1/orders/{id}",            api_orders_get,     ROUTE_MERCHANT, "getOrder"},
+    {"POST", "/v1/orders/{id}/confirm",    api_orders_confirm,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "confirmOrder"},
+    {"GET",  "/v1/events",                 api_events_list,    ROUTE_MERCHANT, "listEvents"},
+    {"POST", "/v1/admin/policies/reload",  api_admin_reload,   ROUTE_OPERATOR | ROUTE_JSON_BODY, "reloadPolicies"},
+    {NULL, NULL, NULL, 0, NULL},
+};

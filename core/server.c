@@ -1,0 +1,113 @@
+/* `caisse serve`: wires the store, the writer, the policy engine and the HTTP
+ * server on one libuv loop, and shuts them down in order on SIGTERM/SIGINT:
+ * stop accepting, let in-flight requests (and their commits) finish and be
+ * answered, stop the writer, close the store. SIGHUP reloads the policies. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lmdb.h>
+#include "core/server.h"
+#include "core/app.h"
+#include "core/router.h"
+#include "core/writer.h"
+#include "core/crypto.h"
+
+struct server {
+    struct app app;
+    uv_signal_t sig_term, sig_int, sig_hup;
+};
+
+static void on_http_closed(void *ctx)
+{
+    struct server *s = ctx;
+    writer_stop(s->app.writer);
+    writer_free(s->app.writer);
+    s->app.writer = NULL;
+    uv_close((uv_handle_t *)&s->sig_term, NULL);
+    uv_close((uv_handle_t *)&s->sig_int, NULL);
+    uv_close((uv_handle_t *)&s->sig_hup, NULL);
+    fprintf(stderr, "caisse: stopped\n");
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    if (s->app.stopping)
+        return;
+    s->app.stopping = 1;
+    fprintf(stderr, "caisse: %s: finishing in-flight requests\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_server_shutdown(s->app.http, on_http_closed, s);
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    struct cs_diag d = {0};
+    if (policy_engine_reload(s->app.policy, &d) == 0)
+        fprintf(stderr, "caisse: policies reloaded (generation %u)\n", policy_engine_generation(s->app.policy));
+    else
+        fprintf(stderr, "caisse: policy reload failed, keeping the previous policies: %s\n", d.message);
+}
+
+int server_run(const struct serve_options *o)
+{
+    static struct server s;   /* lives as long as the process's one loop */
+    struct cs_diag d = {0};
+    struct store_options so = {.map_bytes_max = o->map_bytes_max};
+    if (o->unsafe_nosync) {
+        so.env_flags = MDB_NOSYNC;
+        so.allow_unsafe = 1;
+        fprintf(stderr, "caisse: WARNING: --unsafe-nosync: acknowledged writes can be lost on a crash (benchmarks only)\n");
+    }
+    if (store_open(&s.app.store, o->data_dir, &so, &d) != 0) {
+        fprintf(stderr, "caisse: cannot open the store in %s: %s\n", o->data_dir, d.message);
+        return 1;
+    }
+    struct policy_options po = {.override_dir = o->policy_dir};
+    if (policy_engine_new(&po, &s.app.policy, &d) != 0) {
+        fprintf(stderr, "caisse: cannot load the policies: %s\n", d.message);
+        store_close(s.app.store);
+        return 1;
+    }
+    if (o->operator_token && o->operator_token[0])
+        crypto_sha256_hex(o->operator_token, strlen(o->operator_token), s.app.operator_token_sha256);
+
+    s.app.loop = uv_default_loop();
+    s.app.started_ns = uv_hrtime();
+    if (writer_start(&s.app.writer, s.app.store, s.app.loop) != 0) {
+        fprintf(stderr, "caisse: cannot start the writer thread\n");
+        return 1;
+    }
+    struct http_server_options ho = {.host = o->host, .port = o->port, .handler = router_handle,
+                                     .handler_ctx = &s.app,
+                                     .header_timeout_ms = o->header_timeout_ms,
+                                     .body_timeout_ms = o->body_timeout_ms,
+                                     .idle_timeout_ms = o->idle_timeout_ms};
+    int rc = http_server_start(s.app.loop, &ho, &s.app.http);
+    if (rc != 0) {
+        fprintf(stderr, "caisse: cannot listen on %s:%d: %s\n", o->host, o->port, uv_strerror(rc));
+        writer_stop(s.app.writer);
+        return 1;
+    }
+    uv_signal_init(s.app.loop, &s.sig_term);
+    uv_signal_init(s.app.loop, &s.sig_int);
+    uv_signal_init(s.app.loop, &s.sig_hup);
+    s.sig_term.data = s.sig_int.data = s.sig_hup.data = &s;
+    uv_signal_start(&s.sig_term, on_stop_signal, SIGTERM);
+    uv_signal_start(&s.sig_int, on_stop_signal, SIGINT);
+    uv_signal_start(&s.sig_hup, on_hup, SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* The readiness line that scripts and tests wait for. */
+    printf("caisse listening on http://%s:%d data=%s\n", o->host, http_server_port(s.app.http), o->data_dir);
+    fflush(stdout);
+
+    uv_run(s.app.loop, UV_RUN_DEFAULT);
+
+    http_server_free(s.app.http);
+    policy_engine_free(s.app.policy);
+    store_close(s.app.store);
+    uv_loop_close(s.app.loop);
+    return 0;
+}

@@ -1,0 +1,19 @@
+#ifndef CAISSE_SERVER_H
+#define CAISSE_SERVER_H
+#include <stdint.h>
+
+struct serve_options {
+    const char *data_dir;
+    const char *host;
+    int port;
+    const char *policy_dir;          /* override policies; NULL: built-ins only */
+    const char *operator_token;      /* NULL: operator API off */
+    uint64_t map_bytes_max;          /* 0: default */
+    int unsafe_nosync;               /* benchmark only: MDB_NOSYNC */
+    unsigned header_timeout_ms, body_timeout_ms, idle_timeout_ms; /* 0: limits.h */
+};
+
+/* Runs the server until SIGTERM/SIGINT; returns the process exit status. */
+int server_run(const struct serve_options *o);
+
+#endif

@@ -1,0 +1,205 @@
+#ifndef CAISSE_STORE_H
+#define CAISSE_STORE_H
+/* The LMDB layer: the event log, per-aggregate streams, the hash chain,
+ * idempotency records and the projections, all in one environment.
+ *
+ * Rules (DESIGN.md "Event sourcing"):
+ *  - the log is append-only: key = global sequence as a big-endian u64, put with
+ *    MDB_APPEND; a record is [u8 format=1][32-byte chain hash][event JSON];
+ *    hash(n) = SHA-256(hash(n-1) || event JSON), hash(0) = 32 zero bytes;
+ *  - projections are written by store_event_append() in the same write
+ *    transaction, by the same pure folds that `caisse replay` runs;
+ *  - a transaction's first failure is sticky: later calls are no-ops returning
+ *    it and store_commit() aborts. The exception is CS_ECONFLICT from
+ *    store_event_append(), returned before anything was written.
+ *
+ * Returns: 0 or a negative CS_E* code (core/errors.h). LMDB codes are
+ * translated in one place (store.c): MDB_MAP_FULL -> CS_ESTORAGE,
+ * MDB_CORRUPTED/MDB_PAGE_NOTFOUND/bad record -> CS_ECORRUPT, ENOSPC -> CS_ESTORAGE,
+ * other errno -> CS_EIO, MDB_NOTFOUND -> CS_ENOENT.
+ *
+ * Threads: one writer thread at a time; any number of read transactions in any
+ * thread (the environment is opened with MDB_NOTLS). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <lmdb.h>
+#include <jansson.h>
+#include "core/errors.h"
+#include "core/limits.h"
+
+struct store;
+
+struct store_options {
+    uint64_t map_bytes_initial;   /* 0: CS_STORE_MAP_BYTES_INITIAL */
+    uint64_t map_bytes_max;       /* 0: CS_STORE_MAP_BYTES_MAX_DEFAULT; growth stops here */
+    unsigned env_flags;           /* extra MDB_* flags; the unsafe ones (MDB_NOSYNC,
+                                   * MDB_NOMETASYNC, MDB_MAPASYNC, MDB_WRITEMAP) are
+                                   * refused with CS_EPARAM unless allow_unsafe */
+    int allow_unsafe;             /* the explicit benchmark flag */
+    int read_only;                /* MDB_RDONLY: CLI tools that only read */
+};
+
+/* Opens (creating the directory and the environment if needed) the store in
+ * `dir`. On failure *out is NULL and d says why. */
+int store_open(struct store **out, const char *dir, const struct store_options *opt,
+               struct cs_diag *d);
+void store_close(struct store *s);
+
+/* ---- transactions ------------------------------------------------------- */
+
+struct store_txn {
+    struct store *store;
+    MDB_txn *txn;
+    int err;          /* sticky */
+    int write;
+    /* private: scratch buffer for building records; freed by commit/abort */
+    char *buf;
+    size_t buf_cap;
+};
+
+int store_read_begin(struct store *s, struct store_txn *t);
+/* Only the single writer calls this. */
+int store_write_begin(struct store *s, struct store_txn *t);
+/* Commits (with fsync) if no error is sticky, else aborts. Returns the sticky
+ * error or the commit's. `*commit_ns` (may be NULL) gets the time spent in
+ * mdb_txn_commit, i.e. the fsync. */
+int store_commit(struct store_txn *t, uint64_t *commit_ns);
+void store_abort(struct store_txn *t);
+
+/* After a batch failed with CS_ESTORAGE because the map was full: grows the map
+ * (doubling, up to map_bytes_max). Call with no transaction of this thread
+ * open; waits for other threads' read transactions to end. Returns 0 if the
+ * map grew (retry the batch), CS_ESTORAGE if it is already at its maximum. */
+int store_grow(struct store *s);
+uint64_t store_map_bytes(const struct store *s);
+
+/* ---- the log ------------------------------------------------------------ */
+
+#define STORE_VERSION_ANY UINT64_MAX   /* no expectation */
+#define STORE_VERSION_NEW 0            /* the stream must not exist yet */
+
+struct event_in {
+    const char *id;               /* "evt_…" (core/ids.c) */
+    const char *type;             /* "order.created": [a-z_.] */
+    const char *aggregate_id;     /* "ord_…" */
+    uint64_t expected_version;    /* STORE_VERSION_ANY, STORE_VERSION_NEW, or the current version */
+    const char *merchant_id;      /* "mer_…" */
+    int livemode;                 /* 0 test, 1 live */
+    const char *actor;            /* "api_key:…", "operator", "cli", "scheduler": [A-Za-z0-9_:.-] */
+    int64_t time_us;              /* platform time, UTC microseconds */
+    json_t *data;                 /* borrowed JSON object: the decision, complete */
+};
+
+/* A decoded event. Strings point into `root` (owned by the view unless said
+ * otherwise); release with event_view_clear(). */
+struct event_view {
+    uint64_t seq;
+    uint64_t aggregate_version;
+    int64_t time_us;
+    int livemode;
+    const char *id, *type, *aggregate_id, *merchant_id, *actor;
+    json_t *data;                 /* the "data" member of root */
+    json_t *root;                 /* the whole event object as the events API shows it */
+    const char *json;             /* its text, as stored (points into the map or a buffer) */
+    size_t json_len;
+    uint8_t hash[32];
+};
+void event_view_clear(struct event_view *v);
+
+/* Appends one event: checks the stream version, assigns seq = head + 1 and
+ * aggregate_version = current + 1, writes the record (hash chained) with
+ * MDB_APPEND, the stream entry and the head, then applies every projection.
+ * out (may be NULL) gets seq and aggregate_version (its strings and root are
+ * not filled). CS_ECONFLICT: version mismatch, nothing written, not sticky. */
+int store_event_append(struct store_txn *t, const struct event_in *ev, struct event_view *out);
+
+/* Reads and decodes event `seq`, verifying the record's format. Returns 0,
+ * CS_ENOENT or CS_ECORRUPT. */
+int store_event_get(struct store_txn *t, uint64_t seq, struct event_view *out);
+
+/* The last sequence (0 for an empty log) and its chain hash. */
+int store_head(struct store_txn *t, uint64_t *seq, uint8_t hash[32]);
+
+/* Current version of an aggregate's stream (0: no such stream). */
+int store_stream_version(struct store_txn *t, const char *aggregate_id, uint64_t *version);
+
+/* Visits the sequences of an aggregate's events in version order. fn returns
+ * nonzero to stop. */
+int store_stream_each(struct store_txn *t, const char *aggregate_id,
+                      int (*fn)(void *ctx, uint64_t version, uint64_t seq), void *ctx);
+
+/* Visits the merchant's events (one mode) with seq > after_seq, ascending
+ * (descending if `descending`, then seq < after_seq unless after_seq == 0).
+ * `type` (may be NULL) filters exactly, or by prefix when it ends in '*'
+ * ("order.*"). fn returns nonzero to stop. */
+int store_merchant_events_each(struct store_txn *t, const char *merchant_id, int livemode,
+                               uint64_t after_seq, int descending, const char *type,
+                               int (*fn)(void *ctx, uint64_t seq), void *ctx);
+
+/* ---- projections (read side) -------------------------------------------- */
+
+/* Document getters: *doc points into the map, valid until the txn ends.
+ * CS_ENOENT if absent. */
+int store_merchant_get(struct store_txn *t, const char *merchant_id, MDB_val *doc);
+int store_order_get(struct store_txn *t, const char *order_id, MDB_val *doc);
+
+/* API keys are stored as the hex SHA-256 of the key. */
+int store_api_key_lookup(struct store_txn *t, const char *key_sha256_hex,
+                         char merchant_id[CS_ID_BYTES_MAX], int *livemode);
+
+/* Visits a merchant's orders (one mode) newest first by creation time;
+ * starting after order `after_id` when it is non-NULL (cursor pagination).
+ * fn gets the order's id and document; returns nonzero to stop. */
+int store_orders_each(struct store_txn *t, const char *merchant_id, int livemode,
+                      const char *after_id,
+                      int (*fn)(void *ctx, const char *order_id, const MDB_val *doc), void *ctx);
+
+/* ---- idempotency -------------------------------------------------------- */
+
+struct idem_record {
+    uint8_t request_sha256[32];   /* of method, path and body */
+    int status;                   /* HTTP status of the stored response */
+    int64_t created_us;
+    const char *body;             /* the stored response body */
+    size_t body_len;
+};
+/* Key: merchant, mode and the client's key. CS_ENOENT if none or expired
+ * (older than ttl_us relative to now_us). rec->body points into the map. */
+int store_idem_get(struct store_txn *t, const char *merchant_id, int livemode, const char *key,
+                   int64_t now_us, int64_t ttl_us, struct idem_record *rec);
+int store_idem_put(struct store_txn *t, const char *merchant_id, int livemode, const char *key,
+                   const struct idem_record *rec);
+
+/* ---- operator tools ----------------------------------------------------- */
+
+/* Walks the whole log: format, contiguous sequences, chain hashes, streams.
+ * Returns 0 if intact; CS_ECORRUPT with *bad_seq = the first bad event and
+ * why in d. *count gets the number of events checked. */
+int store_audit_verify(struct store *s, uint64_t *count, uint64_t *bad_seq, struct cs_diag *d);
+
+/* Rebuilds every projection from the log of the store at `data_dir` into a
+ * fresh environment at `scratch_dir` (created; must not exist or be empty),
+ * then compares a SHA-256 digest per projection with the live one, both at the
+ * same log sequence. Writes a human report to `report`. Returns 0 if all are
+ * equal, CS_ECORRUPT if any differs. Never calls Lua, the clock or the network. */
+int store_replay(struct store *s, const char *scratch_dir, FILE *report, struct cs_diag *d);
+
+/* Digest of one projection (by name) in a read txn; for tests. */
+int store_projection_digest(struct store_txn *t, const char *name, uint8_t out[32]);
+
+struct dump_filter {
+    const char *merchant_id;      /* NULL: all */
+    const char *type;             /* NULL: all; prefix match if ends with '*' */
+    uint64_t from_seq, to_seq;    /* inclusive; 0 / UINT64_MAX for open ends */
+    int64_t from_us, to_us;       /* inclusive time range; 0 / INT64_MAX */
+};
+/* Writes matching events as NDJSON (one event JSON per line). */
+int store_events_dump(struct store *s, const struct dump_filter *f, FILE *out, uint64_t *count);
+
+/* ---- fault injection (CAISSE_FAULTS builds) ------------------------------ */
+enum store_fault { STORE_FAULT_NONE, STORE_FAULT_COMMIT_FAIL, STORE_FAULT_APPEND_FAIL };
+/* Makes the next `count` occurrences of `f` fail with CS_EIO. */
+void store_fault_set(enum store_fault f, int count);
+
+#endif
