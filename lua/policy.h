@@ -24,12 +24,16 @@
  *                                    -- remainder goes to the first parts (explicit rounding)
  *   caisse.money.percent(amount, basis_points, rounding) -- "half_up" | "down" | "up"
  *   caisse.date.add_months(ymd, k, day) -- "YYYY-MM-DD" k months later on `day`
- *                                    -- (clamped to the month's last day)
+ *                                    -- (clamped to the month's last day; day defaults to ymd's)
+ *   caisse.array([t])                -- marks t (default: a new table) as a JSON array
+ *   caisse.null                      -- JSON null
  *
  * JSON <-> Lua: objects are tables, arrays are sequences, integers stay Lua
  * integers (money is integral minor units), reals are floats, null is
- * `caisse.null`. Returning a table with a float where an integer is expected is
- * the caller's error to report. */
+ * `caisse.null`. An empty table becomes {} unless marked with caisse.array
+ * (arrays coming from JSON carry the mark, so [] round-trips). Returning a
+ * table with a float where an integer is expected is the caller's error to
+ * report. docs/policies.md documents the hooks' input and output tables. */
 #include <jansson.h>
 #include "core/errors.h"
 
