@@ -1,0 +1,224 @@
+/* The event log: append (version check, record, hash chain, head, folds),
+ * reads, and the head. */
+#include <stdlib.h>
+#include <string.h>
+#include "store/store_internal.h"
+
+static const MDB_val head_key = { 4, (void *)"head" };
+
+int store_head_raw(MDB_txn *txn, const MDB_dbi *dbi, uint64_t *seq, uint8_t hash[STORE_HASH_BYTES])
+{
+    MDB_val k = head_key, v;
+    int rc = mdb_get(txn, dbi[DBI_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {            /* empty log: hash(0) = zeros */
+        *seq = 0;
+        memset(hash, 0, STORE_HASH_BYTES);
+        return 0;
+    }
+    if (rc)
+        return store_err(rc);
+    if (v.mv_size != STORE_HEAD_BYTES)
+        return CS_ECORRUPT;
+    *seq = be64_get(v.mv_data);
+    memcpy(hash, (const uint8_t *)v.mv_data + 8, STORE_HASH_BYTES);
+    return 0;
+}
+
+int store_log_put(MDB_txn *txn, const MDB_dbi *dbi, uint64_t seq, const void *rec, size_t len)
+{
+    /* Assert around the disk: the log's last key must be seq - 1, or we are
+     * about to fork the chain. Cheap: the last page is hot. */
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, dbi[DBI_LOG], &c);
+    if (rc)
+        return store_err(rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    uint64_t last = 0;
+    if (rc == 0) {
+        STORE_ALWAYS(k.mv_size == 8, "log key of %zu bytes", k.mv_size);
+        last = be64_get(k.mv_data);
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+        return store_err(rc);
+    STORE_ALWAYS(seq == last + 1, "appending seq %llu after %llu", (unsigned long long)seq,
+                 (unsigned long long)last);
+
+    uint8_t kb[8];
+    be64_put(kb, seq);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    v.mv_size = len;
+    v.mv_data = (void *)rec;
+    rc = mdb_put(txn, dbi[DBI_LOG], &k, &v, MDB_APPEND);
+    STORE_ALWAYS(rc != MDB_KEYEXIST, "MDB_APPEND refused seq %llu", (unsigned long long)seq);
+    if (rc)
+        return store_err(rc);
+
+    uint8_t hb[STORE_HEAD_BYTES];
+    be64_put(hb, seq);
+    memcpy(hb + 8, (const uint8_t *)rec + 1, STORE_HASH_BYTES);
+    k = head_key;
+    v.mv_size = sizeof hb;
+    v.mv_data = hb;
+    return store_err(mdb_put(txn, dbi[DBI_META], &k, &v, 0));
+}
+
+static int buf_reserve(struct store_txn *t, size_t n)
+{
+    if (n <= t->buf_cap)
+        return 0;
+    size_t cap = t->buf_cap ? t->buf_cap : 4096;
+    while (cap < n)
+        cap *= 2;
+    char *b = realloc(t->buf, cap);
+    if (!b)
+        return CS_ENOMEM;
+    t->buf = b;
+    t->buf_cap = cap;
+    return 0;
+}
+
+static int event_in_valid(const struct event_in *ev)
+{
+    return ev && store_id_valid(ev->id) && store_type_valid(ev->type) &&
+           store_id_valid(ev->aggregate_id) &&
+           (!ev->merchant_id || store_id_valid(ev->merchant_id)) && store_actor_valid(ev->actor) &&
+           ev->time_us >= 0 && ev->time_us <= STORE_TIME_US_MAX && json_is_object(ev->data);
+}
+
+/* Writes the record [format][hash][JSON] into t->buf; returns its length or 0
+ * (nothing written anywhere: the caller's error is not sticky). The JSON is
+ * built field by field in the documented key order; the validated fields
+ * need no escaping. */
+static size_t record_build(struct store_txn *t, const struct event_in *ev, uint64_t seq,
+                           uint64_t version, const uint8_t prev[STORE_HASH_BYTES], int *err)
+{
+    char created[STORE_TIME_TEXT_BYTES];
+    store_time_format(ev->time_us, created);
+    char *data = json_dumps(ev->data, JSON_COMPACT);
+    if (!data) {
+        *err = CS_EPARAM;
+        return 0;
+    }
+    char merchant[CS_ID_BYTES_MAX + 2];
+    if (ev->merchant_id)
+        snprintf(merchant, sizeof merchant, "\"%s\"", ev->merchant_id);
+    else
+        snprintf(merchant, sizeof merchant, "null");
+#define EVENT_FMT "{\"id\":\"%s\",\"object\":\"event\",\"seq\":%llu,\"type\":\"%s\"," \
+                  "\"aggregate_id\":\"%s\",\"aggregate_version\":%llu,\"merchant\":%s," \
+                  "\"livemode\":%s,\"actor\":\"%s\",\"created\":\"%s\",\"data\":%s}"
+#define EVENT_ARGS ev->id, (unsigned long long)seq, ev->type, ev->aggregate_id, \
+                   (unsigned long long)version, merchant, ev->livemode ? "true" : "false", \
+                   ev->actor, created, data
+    int n = snprintf(NULL, 0, EVENT_FMT, EVENT_ARGS);
+    size_t total = STORE_RECORD_HEADER_BYTES + (size_t)n;
+    if (n < 0 || (*err = buf_reserve(t, total + 1))) {
+        free(data);
+        if (n < 0)
+            *err = CS_EINTERNAL;
+        return 0;
+    }
+    char *json = t->buf + STORE_RECORD_HEADER_BYTES;
+    snprintf(json, (size_t)n + 1, EVENT_FMT, EVENT_ARGS);
+#undef EVENT_FMT
+#undef EVENT_ARGS
+    free(data);
+    t->buf[0] = STORE_RECORD_FORMAT;
+    store_chain_hash(prev, json, (size_t)n, (uint8_t *)t->buf + 1);
+    return total;
+}
+
+int store_event_append(struct store_txn *t, const struct event_in *ev, struct event_view *out)
+{
+    if (t->err)
+        return t->err;
+    if (!t->txn || !t->write || !event_in_valid(ev))
+        return CS_EPARAM;
+    const MDB_dbi *dbi = t->store->dbi;
+
+    /* Everything that can refuse the event happens before the first write, so
+     * a refusal leaves the transaction usable. */
+    uint64_t cur, head;
+    uint8_t prev[STORE_HASH_BYTES];
+    int err = store_stream_version_raw(t->txn, dbi[DBI_STREAMS], ev->aggregate_id, &cur);
+    if (!err)
+        err = store_head_raw(t->txn, dbi, &head, prev);
+    if (err)
+        return store_txn_fail(t, err);
+    if (ev->expected_version != STORE_VERSION_ANY && ev->expected_version != cur)
+        return CS_ECONFLICT;   /* STORE_VERSION_NEW is 0: "no stream yet" */
+
+    uint64_t seq = head + 1, version = cur + 1;
+    size_t len = record_build(t, ev, seq, version, prev, &err);
+    if (!len)
+        return err;
+
+    /* The folds see exactly what replay will see: the stored text, parsed. */
+    struct event_view v;
+    const char *json = t->buf + STORE_RECORD_HEADER_BYTES;
+    if (store_event_decode(json, len - STORE_RECORD_HEADER_BYTES, &v))
+        return CS_EPARAM;   /* data that does not read back (e.g. nested too deep); nothing written */
+    STORE_ALWAYS(v.seq == seq && v.aggregate_version == version,
+                 "event %llu does not decode as written", (unsigned long long)seq);
+
+    err = store_log_put(t->txn, dbi, seq, t->buf, len);
+    if (!err && store_fault_hit(STORE_FAULT_APPEND_FAIL))
+        err = CS_EIO;   /* the record is written, the projections are not */
+    if (!err)
+        err = store_projections_apply(t->txn, dbi, &v);
+    if (!err && out) {
+        memset(out, 0, sizeof *out);
+        out->seq = seq;
+        out->aggregate_version = version;
+        out->time_us = ev->time_us;
+        out->livemode = !!ev->livemode;
+        memcpy(out->hash, t->buf + 1, STORE_HASH_BYTES);
+    }
+    event_view_clear(&v);
+    return err ? store_txn_fail(t, err) : 0;
+}
+
+int store_event_get(struct store_txn *t, uint64_t seq, struct event_view *out)
+{
+    memset(out, 0, sizeof *out);
+    if (t->err)
+        return t->err;
+    uint8_t kb[8];
+    be64_put(kb, seq);
+    MDB_val k = { 8, kb }, v;
+    int rc = mdb_get(t->txn, t->store->dbi[DBI_LOG], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return CS_ENOENT;
+    if (rc)
+        return store_txn_fail(t, store_err(rc));
+    const uint8_t *hash;
+    const char *json;
+    size_t len;
+    int err = store_record_split(&v, &hash, &json, &len);
+    if (!err)
+        err = store_event_decode(json, len, out);
+    if (!err && out->seq != seq) {
+        event_view_clear(out);
+        err = CS_ECORRUPT;
+    }
+    if (err)
+        return store_txn_fail(t, err);
+    memcpy(out->hash, hash, STORE_HASH_BYTES);
+    return 0;
+}
+
+int store_head(struct store_txn *t, uint64_t *seq, uint8_t hash[32])
+{
+    if (t->err)
+        return t->err;
+    uint8_t h[STORE_HASH_BYTES];
+    int err = store_head_raw(t->txn, t->store->dbi, seq, h);
+    if (err)
+        return store_txn_fail(t, err);
+    if (hash)
+        memcpy(hash, h, STORE_HASH_BYTES);
+    return 0;
+}

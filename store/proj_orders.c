@@ -1,0 +1,197 @@
+/* The `orders` projection: orders (id -> order JSON) and orders_by_merchant
+ * (merchant NUL mode created_us(BE) id -> ""), the list index. */
+#include <stdlib.h>
+#include <string.h>
+#include "store/store_internal.h"
+
+static size_t index_key(uint8_t *buf, const char *merchant_id, int livemode, int64_t created_us,
+                        const char *order_id)
+{
+    size_t m = strlen(merchant_id), o = strlen(order_id);
+    memcpy(buf, merchant_id, m + 1);
+    buf[m + 1] = (uint8_t)mode_byte(livemode);
+    be64_put(buf + m + 2, (uint64_t)created_us);
+    memcpy(buf + m + 10, order_id, o);
+    return m + 10 + o;
+}
+#define INDEX_KEY_BYTES_MAX (2 * CS_ID_BYTES_MAX + 10)
+
+/* The current document of an order as a new JSON object, or NULL (absent). */
+static int doc_load(MDB_txn *txn, const MDB_dbi *dbi, const char *id, json_t **doc)
+{
+    MDB_val k = { strlen(id), (void *)id }, v;
+    *doc = NULL;
+    int rc = mdb_get(txn, dbi[DBI_ORDERS], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return store_err(rc);
+    *doc = json_loadb(v.mv_data, v.mv_size, JSON_ALLOW_NUL, NULL);
+    return json_is_object(*doc) ? 0 : CS_ECORRUPT;
+}
+
+/* Sets doc[key] to data[member] if that is a string. */
+static void copy_string(json_t *doc, const char *key, json_t *data, const char *member)
+{
+    json_t *s = json_object_get(data, member);
+    if (json_is_string(s))
+        json_object_set(doc, key, s);
+}
+
+int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
+{
+    if (strncmp(v->type, "order.", 6) != 0)
+        return 0;
+    if (strlen(v->aggregate_id) >= CS_ID_BYTES_MAX ||
+        (v->merchant_id && strlen(v->merchant_id) >= CS_ID_BYTES_MAX))
+        return CS_ECORRUPT;
+    json_t *doc = NULL;
+    int err = 0;
+    if (strcmp(v->type, "order.created") == 0) {
+        json_t *order = json_object_get(v->data, "order");
+        if (!json_is_object(order))
+            return 0;   /* nothing to project; replay skips it the same way */
+        doc = json_copy(order);   /* shallow: we only add members to the copy */
+        if (!doc)
+            return CS_ENOMEM;
+        if (v->merchant_id) {
+            uint8_t kb[INDEX_KEY_BYTES_MAX];
+            MDB_val k = { index_key(kb, v->merchant_id, v->livemode, v->time_us, v->aggregate_id), kb };
+            MDB_val empty = { 0, (void *)"" };
+            err = store_err(mdb_put(txn, dbi[DBI_ORDERS_BY_MERCHANT], &k, &empty, 0));
+        }
+    } else {
+        if ((err = doc_load(txn, dbi, v->aggregate_id, &doc)) || !doc) {
+            json_decref(doc);
+            return err;   /* no order to fold into: ignored */
+        }
+        const char *decision = NULL;
+        if (strcmp(v->type, "order.approved") == 0) {
+            json_object_set_new(doc, "status", json_string("approved"));
+            decision = "approved";
+        } else if (strcmp(v->type, "order.rejected") == 0) {
+            json_object_set_new(doc, "status", json_string("rejected"));
+            decision = "rejected";
+        } else if (strcmp(v->type, "order.review_requested") == 0) {
+            decision = "review";   /* status stays "pending" */
+        } else if (strcmp(v->type, "order.confirmed") == 0) {
+            json_object_set_new(doc, "status", json_string("confirmed"));
+            copy_string(doc, "confirmed_at", v->data, "confirmed_at");
+        }
+        /* Other order.* types are from a newer version: only version and
+         * updated move, so the document still tracks its stream. */
+        if (decision)
+            json_object_set_new(doc, "risk_decision", json_string(decision));
+    }
+    if (!err) {
+        json_object_set_new(doc, "version", json_integer((json_int_t)v->aggregate_version));
+        json_object_set(doc, "updated", json_object_get(v->root, "created"));
+        char *text = json_dumps(doc, JSON_COMPACT);
+        if (!text) {
+            err = CS_ENOMEM;
+        } else {
+            MDB_val k = { strlen(v->aggregate_id), (void *)v->aggregate_id };
+            MDB_val val = { strlen(text), text };
+            err = store_err(mdb_put(txn, dbi[DBI_ORDERS], &k, &val, 0));
+            free(text);
+        }
+    }
+    json_decref(doc);
+    return err;
+}
+
+int store_order_get(struct store_txn *t, const char *order_id, MDB_val *doc)
+{
+    if (t->err)
+        return t->err;
+    if (!store_id_valid(order_id))
+        return CS_ENOENT;
+    MDB_val k = { strlen(order_id), (void *)order_id };
+    int rc = mdb_get(t->txn, t->store->dbi[DBI_ORDERS], &k, doc);
+    if (rc == MDB_NOTFOUND)
+        return CS_ENOENT;
+    return rc ? store_txn_fail(t, store_err(rc)) : 0;
+}
+
+/* The cursor position of order `after_id`: its index key, rebuilt from its
+ * order.created event (stream version 1), which holds the merchant, the mode
+ * and the creation time the index uses. CS_EPARAM if it is not an order of
+ * this merchant and mode. */
+static int cursor_key(struct store_txn *t, const char *merchant_id, int livemode,
+                      const char *after_id, uint8_t *kb, size_t *klen)
+{
+    if (!store_id_valid(after_id))
+        return CS_EPARAM;
+    uint8_t sk[CS_ID_BYTES_MAX + 9];
+    MDB_val k = { store_stream_key(sk, after_id, 1), sk }, v;
+    int rc = mdb_get(t->txn, t->store->dbi[DBI_STREAMS], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return CS_EPARAM;
+    if (rc)
+        return store_txn_fail(t, store_err(rc));
+    if (v.mv_size != 8)
+        return store_txn_fail(t, CS_ECORRUPT);
+    struct event_view ev;
+    int err = store_event_get(t, be64_get(v.mv_data), &ev);
+    if (err)
+        return err == CS_ENOENT ? store_txn_fail(t, CS_ECORRUPT) : err;
+    if (strcmp(ev.type, "order.created") != 0 || !ev.merchant_id ||
+        strcmp(ev.merchant_id, merchant_id) != 0 || ev.livemode != !!livemode)
+        err = CS_EPARAM;
+    else
+        *klen = index_key(kb, merchant_id, livemode, ev.time_us, after_id);
+    event_view_clear(&ev);
+    return err;
+}
+
+int store_orders_each(struct store_txn *t, const char *merchant_id, int livemode,
+                      const char *after_id,
+                      int (*fn)(void *ctx, const char *order_id, const MDB_val *doc), void *ctx)
+{
+    if (t->err)
+        return t->err;
+    if (!merchant_id)
+        return CS_EPARAM;
+    if (!store_id_valid(merchant_id))
+        return after_id ? CS_EPARAM : 0;
+    size_t m = strlen(merchant_id), prefix = m + 2;
+    uint8_t kb[INDEX_KEY_BYTES_MAX];
+    size_t klen = 0;
+    int err = 0;
+    if (after_id) {
+        if ((err = cursor_key(t, merchant_id, livemode, after_id, kb, &klen)))
+            return err;
+    } else {
+        /* Above every key of the prefix: merchant NUL mode FF*8 FF. */
+        memcpy(kb, merchant_id, m + 1);
+        kb[m + 1] = (uint8_t)mode_byte(livemode);
+        memset(kb + prefix, 0xff, 9);
+        klen = prefix + 9;
+    }
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->store->dbi[DBI_ORDERS_BY_MERCHANT], &c);
+    if (rc)
+        return store_txn_fail(t, store_err(rc));
+    MDB_val k = { klen, kb }, v;
+    for (rc = store_cursor_below(c, &k, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+        if (k.mv_size <= prefix + 8 || k.mv_size - prefix - 8 >= CS_ID_BYTES_MAX ||
+            memcmp(k.mv_data, kb, prefix) != 0)
+            break;
+        char id[CS_ID_BYTES_MAX];
+        size_t idlen = k.mv_size - prefix - 8;
+        memcpy(id, (const uint8_t *)k.mv_data + prefix + 8, idlen);
+        id[idlen] = 0;
+        MDB_val ik = { idlen, id }, doc;
+        if ((rc = mdb_get(t->txn, t->store->dbi[DBI_ORDERS], &ik, &doc))) {
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_CORRUPTED;   /* indexed but absent */
+            break;
+        }
+        if (fn(ctx, id, &doc))
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    return store_txn_fail(t, store_err(rc));
+}
