@@ -33,9 +33,13 @@ struct req_ctx {
     char merchant_id[CS_ID_BYTES_MAX];
     int livemode;
     char actor[64];                   /* "api_key:<12 hex of its hash>" or "operator" */
-    json_t *merchant;                 /* the merchant document (owned) */
+    json_t *merchant;                 /* the merchant document, loaded by req_merchant() */
     struct cs_diag diag;
 };
+
+/* The authenticated merchant's document (owned by rc), loaded on first use:
+ * reads that need only the merchant's id skip it. NULL if it cannot be read. */
+json_t *req_merchant(struct req_ctx *rc);
 
 /* Responses (all end the request). */
 void respond_json_text(struct req_ctx *rc, int status, const char *json, size_t len);

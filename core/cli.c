@@ -117,6 +117,7 @@ int cli_serve(int argc, char **argv)
     static const char *const flags[] = {"--unsafe-nosync", NULL};
     if (check_opts(argc, argv, with_value, flags))
         return 2;
+    int status = 0;
     struct serve_options o = {.data_dir = data_dir(argc, argv), .host = "127.0.0.1", .port = 8080};
     const char *config = opt(argc, argv, "--config");
     char *listen = NULL;
@@ -141,7 +142,8 @@ int cli_serve(int argc, char **argv)
             if (!eq) {
                 fprintf(stderr, "caisse: %s:%d: expected key = value\n", config, lineno);
                 fclose(f);
-                return 1;
+                status = 1;
+            goto out;
             }
             *eq = 0;
             char *v = eq + 1;
@@ -158,7 +160,8 @@ int cli_serve(int argc, char **argv)
             if (!slot) {
                 fprintf(stderr, "caisse: %s:%d: unknown key %s\n", config, lineno, k);
                 fclose(f);
-                return 1;
+                status = 1;
+            goto out;
             }
             free(*slot);
             *slot = strdup(v);
@@ -175,7 +178,8 @@ int cli_serve(int argc, char **argv)
         long port = colon ? strtol(colon + 1, &end, 10) : -1;
         if (!colon || colon == listen || *end || port < 0 || port > 65535) {
             fprintf(stderr, "caisse: --listen must be HOST:PORT, e.g. 127.0.0.1:8080\n");
-            return 2;
+            status = 2;
+            goto out;
         }
         *colon = 0;
         o.host = listen;
@@ -186,7 +190,8 @@ int cli_serve(int argc, char **argv)
         unsigned long long v = strtoull(map_max, &end, 10);
         if (!*map_max || *end || v < (1u << 20)) {
             fprintf(stderr, "caisse: --map-max-bytes must be a byte count of at least 1048576\n");
-            return 2;
+            status = 2;
+            goto out;
         }
         o.map_bytes_max = v;
     }
@@ -195,7 +200,8 @@ int cli_serve(int argc, char **argv)
         char *tok = read_token_file(token_file);
         if (!tok) {
             fprintf(stderr, "caisse: cannot read the operator token file %s\n", token_file);
-            return 1;
+            status = 1;
+            goto out;
         }
         o.operator_token = tok;
     } else if (getenv("CAISSE_OPERATOR_TOKEN")) {
@@ -212,11 +218,22 @@ int cli_serve(int argc, char **argv)
         long ms = strtol(v, &end, 10);
         if (!*v || *end || ms < 10 || ms > 3600000) {
             fprintf(stderr, "caisse: %s must be milliseconds from 10 to 3600000\n", timeouts[i]);
-            return 2;
+            status = 2;
+            goto out;
         }
         *slots[i] = (unsigned)ms;
     }
-    return server_run(&o);
+    status = server_run(&o);
+out:
+    if (token_file)
+        free((char *)o.operator_token);
+    if (o.data_dir != data_dir(argc, argv))
+        free((char *)o.data_dir);
+    free(listen);
+    free(policy_dir);
+    free(token_file);
+    free(map_max);
+    return status;
 }
 
 /* ---- merchant create ------------------------------------------------------- */

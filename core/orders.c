@@ -375,7 +375,7 @@ int order_decide_checkout(struct policy_engine *pe, json_t *order, json_t *merch
     int rc = policy_call(pe, "plans.offer", in, &out, d);
     json_decref(in);
     if (rc)
-        return rc;
+        return rc == CS_ENOTFOUND ? cs_fail(d, CS_EPOLICYFAIL, "", "no plans.offer policy is defined") : rc;
     json_t *offers = json_object_get(out, "offers"), *chosen = NULL, *o;
     size_t i;
     json_array_foreach(offers, i, o) {
@@ -407,7 +407,7 @@ int order_decide_checkout(struct policy_engine *pe, json_t *order, json_t *merch
     rc = policy_call(pe, "risk.decide", in, &out, d);
     json_decref(in);
     if (rc)
-        return rc;
+        return rc == CS_ENOTFOUND ? cs_fail(d, CS_EPOLICYFAIL, "", "no risk.decide policy is defined") : rc;
     const char *dec = json_string_value(json_object_get(out, "decision"));
     if (dec && strcmp(dec, "approved") == 0) *decision = "approved";
     else if (dec && strcmp(dec, "rejected") == 0) *decision = "rejected";

@@ -157,6 +157,20 @@ static void req_ctx_free(void *arg)
     json_decref(rc->merchant);
 }
 
+json_t *req_merchant(struct req_ctx *rc)
+{
+    if (rc->merchant)
+        return rc->merchant;
+    struct store_txn t;
+    if (store_read_begin(rc->app->store, &t) != 0)
+        return NULL;
+    MDB_val doc;
+    if (store_merchant_get(&t, rc->merchant_id, &doc) == 0)
+        rc->merchant = json_loadb(doc.mv_data, doc.mv_size, 0, NULL);
+    store_abort(&t);
+    return rc->merchant;
+}
+
 /* ---- authentication ----------------------------------------------------- */
 
 static const char *bearer(struct http_request *req)
@@ -182,14 +196,6 @@ static int authenticate_merchant(struct req_ctx *rc)
     if (rc_ != 0)
         return cs_fail(&rc->diag, rc_, "", "the store could not be read");
     rc_ = store_api_key_lookup(&t, hash, rc->merchant_id, &rc->livemode);
-    if (rc_ == 0) {
-        MDB_val doc;
-        rc_ = store_merchant_get(&t, rc->merchant_id, &doc);
-        if (rc_ == 0)
-            rc->merchant = json_loadb(doc.mv_data, doc.mv_size, 0, NULL);
-        if (!rc->merchant)
-            rc_ = CS_ECORRUPT;
-    }
     store_abort(&t);
     if (rc_ == CS_ENOENT)
         return cs_fail(&rc->diag, CS_EAUTH, "", "the API key is not valid");

@@ -120,6 +120,10 @@ static void *writer_main(void *arg)
             }
         }
 
+        for (struct write_cmd *c = batch; c; c = c->next)
+            if (c->release)
+                c->release(c);
+
         pthread_mutex_lock(&w->mu);
         w->executing = 0;
         if (w->done_tail)

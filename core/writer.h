@@ -27,6 +27,8 @@ typedef int (*write_exec_fn)(struct store_txn *t, struct write_cmd *c);
 
 struct write_cmd {
     write_exec_fn exec;           /* runs on the writer thread */
+    void (*release)(struct write_cmd *c); /* optional: on the writer thread once the batch is
+                                   * final (committed or failed), to free what only exec used */
     void (*done)(struct write_cmd *c); /* runs on the loop thread after commit (or failure) */
     void *ctx;                    /* the submitter's */
     /* outcome, set by exec (or by the writer when the batch fails) */

@@ -1,5 +1,6 @@
 /* The `orders` projection: orders (id -> order JSON) and orders_by_merchant
  * (merchant NUL mode created_us(BE) id -> ""), the list index. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "store/store_internal.h"
@@ -16,9 +17,39 @@ static size_t index_key(uint8_t *buf, const char *merchant_id, int livemode, int
 }
 #define INDEX_KEY_BYTES_MAX (2 * CS_ID_BYTES_MAX + 10)
 
+/* The last document this thread folded, kept parsed for the next fold of the
+ * same order in the same write transaction: a checkout appends order.created
+ * and its decision together, and parsing back what was just written would be
+ * most of the second fold's cost. Dropped whenever a write transaction ends
+ * (store_projections_txn_end), so an aborted batch never leaks into the next. */
+static _Thread_local struct {
+    MDB_txn *txn;
+    char id[CS_ID_BYTES_MAX];
+    json_t *doc;
+} last_doc;
+
+void proj_orders_forget(void)
+{
+    json_decref(last_doc.doc);
+    last_doc.doc = NULL;
+    last_doc.txn = NULL;
+}
+
+static void remember(MDB_txn *txn, const char *id, json_t *doc)
+{
+    proj_orders_forget();
+    last_doc.txn = txn;
+    snprintf(last_doc.id, sizeof last_doc.id, "%s", id);
+    last_doc.doc = json_incref(doc);
+}
+
 /* The current document of an order as a new JSON object, or NULL (absent). */
 static int doc_load(MDB_txn *txn, const MDB_dbi *dbi, const char *id, json_t **doc)
 {
+    if (last_doc.doc && last_doc.txn == txn && strcmp(last_doc.id, id) == 0) {
+        *doc = json_incref(last_doc.doc);   /* the fold updates it, then remembers it again */
+        return 0;
+    }
     MDB_val k = { strlen(id), (void *)id }, v;
     *doc = NULL;
     int rc = mdb_get(txn, dbi[DBI_ORDERS], &k, &v);
@@ -85,7 +116,9 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
     }
     if (!err) {
         json_object_set_new(doc, "version", json_integer((json_int_t)v->aggregate_version));
-        json_object_set(doc, "updated", json_object_get(v->root, "created"));
+        char updated[STORE_TIME_TEXT_BYTES];
+        store_time_format(v->time_us, updated);   /* the event's "created", from its time */
+        json_object_set_new(doc, "updated", json_string(updated));
         char *text = json_dumps(doc, JSON_COMPACT);
         if (!text) {
             err = CS_ENOMEM;
@@ -96,6 +129,10 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             free(text);
         }
     }
+    if (err)
+        proj_orders_forget();
+    else
+        remember(txn, v->aggregate_id, doc);
     json_decref(doc);
     return err;
 }

@@ -80,3 +80,8 @@ int store_projection_digest(struct store_txn *t, const char *name, uint8_t out[3
     int err = store_projection_digest_raw(t->txn, t->store->dbi, p, out, NULL);
     return err ? store_txn_fail(t, err) : 0;
 }
+
+void store_projections_txn_end(void)
+{
+    proj_orders_forget();
+}

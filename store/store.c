@@ -257,6 +257,8 @@ int store_write_begin(struct store *s, struct store_txn *t)
 static void txn_finish(struct store_txn *t, int commit_done)
 {
     struct store *s = t->store;
+    if (t->write)
+        store_projections_txn_end();
     if (t->txn) {
         if (!commit_done) {
             if (t->write) {
@@ -413,8 +415,8 @@ int store_open_internal(struct store **out, const char *dir, const struct store_
     }
     uint64_t initial = opt->map_bytes_initial ? opt->map_bytes_initial : CS_STORE_MAP_BYTES_INITIAL;
     uint64_t max = opt->map_bytes_max ? opt->map_bytes_max : CS_STORE_MAP_BYTES_MAX_DEFAULT;
-    if (max < initial)
-        max = initial;
+    if (initial > max)
+        initial = max;   /* a small cap (tests, small disks) wins over the default start */
     if (!opt->read_only && mkdir(dir, 0700) != 0 && errno != EEXIST)
         return cs_fail(d, errno == ENOSPC ? CS_ESTORAGE : CS_EIO, "data", "cannot create %s: %s",
                        dir, strerror(errno));
@@ -455,6 +457,16 @@ int store_open_internal(struct store **out, const char *dir, const struct store_
     map_refresh(s);
     if (s->map_bytes < initial && !s->read_only) {
         if ((rc = mdb_env_set_mapsize(s->env, (size_t)initial))) {
+            err = cs_fail(d, store_err(rc), "data", "cannot size the map of %s: %s", dir,
+                          mdb_strerror(rc));
+            goto fail;
+        }
+        map_refresh(s);
+    }
+    if (s->map_bytes > s->map_bytes_max && !s->read_only) {
+        /* The file was grown earlier past today's cap: shrink the map to the
+         * cap (LMDB keeps it at least as large as the pages in use). */
+        if ((rc = mdb_env_set_mapsize(s->env, (size_t)s->map_bytes_max))) {
             err = cs_fail(d, store_err(rc), "data", "cannot size the map of %s: %s", dir,
                           mdb_strerror(rc));
             goto fail;

@@ -165,6 +165,10 @@ extern const unsigned store_projections_n;
 const struct store_projection *store_projection_find(const char *name);
 /* Runs every fold on one event (append and replay both come through here). */
 int store_projections_apply(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+/* Drops what folds keep between events of one write transaction; called when
+ * every write transaction ends, committed or not. */
+void store_projections_txn_end(void);
+void proj_orders_forget(void);
 int store_projection_digest_raw(MDB_txn *txn, const MDB_dbi *dbi, const struct store_projection *p,
                                 uint8_t out[STORE_HASH_BYTES], uint64_t *entries);
 

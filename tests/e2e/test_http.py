@@ -1,6 +1,7 @@
 """The HTTP server as a client sees it: keep-alive, pipelining, limits
 (414/431/413/408), 404/405, health, metrics, graceful shutdown. Raw sockets
 where http.client would hide what is on the wire."""
+import re
 import signal
 import socket
 import threading
@@ -49,7 +50,21 @@ def raw(data, read_until_close=True, timeout=10):
 
 
 def statuses(data):
-    return [int(line.split()[1]) for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+    """Status codes of the responses in a raw byte stream, walking each
+    response by its Content-Length (bodies may contain anything)."""
+    out, i = [], 0
+    while i < len(data):
+        m = re.match(rb"HTTP/1\.[01] (\d{3}) [^\r]*\r\n", data[i:])
+        if not m:
+            break
+        end = data.find(b"\r\n\r\n", i)
+        if end < 0:
+            break
+        head = data[i:end].decode("latin-1")
+        clen = re.search(r"(?im)^content-length:\s*(\d+)", head)
+        out.append(int(m.group(1)))
+        i = end + 4 + (int(clen.group(1)) if clen else 0)
+    return out
 
 
 class Protocol(unittest.TestCase):

@@ -27,7 +27,9 @@ def tearDownModule():
 
 
 def head_seq():
-    r = srv.client().get("/healthz")
+    c = srv.client()
+    r = c.get("/healthz")
+    c.close()
     assert r.status == 200, r
     return r.json["head_seq"]
 
@@ -175,16 +177,16 @@ class Events(unittest.TestCase):
         c.post(f"/v1/orders/{o['id']}/confirm", {})
         evs = c.get("/v1/events?limit=100").json["data"]
         types = [e["type"] for e in evs]
-        self.assertEqual(types, ["order.created", "order.approved", "order.confirmed"])
+        self.assertEqual(types, ["merchant.created", "order.created", "order.approved", "order.confirmed"])
         seqs = [e["seq"] for e in evs]
         self.assertEqual(seqs, sorted(seqs))
-        self.assertEqual(evs[0]["data"]["order"]["id"], o["id"])
+        self.assertEqual(evs[1]["data"]["order"]["id"], o["id"])
         self.assertTrue(all(e["merchant"] == evs[0]["merchant"] and e["livemode"] is False for e in evs))
         self.assertEqual([e["type"] for e in c.get("/v1/events?type=order.confirmed").json["data"]], ["order.confirmed"])
         self.assertEqual(len(c.get("/v1/events?type=order.*").json["data"]), 3)
-        p1 = c.get("/v1/events?limit=2").json
+        p1 = c.get("/v1/events?limit=3").json
         self.assertTrue(p1["has_more"])
-        p2 = c.get(f"/v1/events?limit=2&cursor={p1['next_cursor']}").json
+        p2 = c.get(f"/v1/events?limit=3&cursor={p1['next_cursor']}").json
         self.assertEqual([e["type"] for e in p2["data"]], ["order.confirmed"])
         self.assertFalse(p2["has_more"])
         # another merchant's object: nothing of it shows
