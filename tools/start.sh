@@ -16,5 +16,6 @@ if [ ! -s "$DATA/demo-merchant.json" ]; then
 fi
 key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["test_secret_key"])' "$DATA/demo-merchant.json")
 echo "demo merchant test key: $key"
-echo "try: curl -s -H 'Authorization: Bearer $key' http://127.0.0.1:8080/v1/orders"
-exec build/caisse serve --data "$DATA" --listen "${CAISSE_LISTEN:-127.0.0.1:8080}" "$@"
+listen=${CAISSE_LISTEN:-127.0.0.1:8080}
+echo "try: curl -s -H 'Authorization: Bearer $key' http://$listen/v1/orders?status=all"
+exec build/caisse serve --data "$DATA" --listen "$listen" "$@"
