@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "core/cli.h"
 #include "core/server.h"
 #include "core/clock.h"
@@ -400,14 +401,45 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* A time bound: Unix seconds, or RFC 3339 UTC ("2026-11-23T10:00:00Z"). */
+static int parse_time_us(const char *s, int64_t *out)
+{
+    uint64_t secs;
+    if (parse_u64(s, &secs) == 0) {
+        if (secs > 253402300799ull)
+            return -1;
+        *out = (int64_t)secs * 1000000;
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end)
+        return -1;
+    long frac = 0;
+    int digits = 0;
+    if (*end == '.')
+        for (end++; *end >= '0' && *end <= '9'; end++)
+            if (digits < 6) {
+                frac = frac * 10 + (*end - '0');
+                digits++;
+            }
+    for (; digits < 6; digits++)
+        frac *= 10;
+    if (strcmp(end, "Z") != 0)
+        return -1;
+    *out = (int64_t)timegm(&tm) * 1000000 + frac;
+    return 0;
+}
+
 int cli_events(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "dump") != 0) {
-        fprintf(stderr, "caisse: usage: caisse events dump [--data DIR] [--merchant ID] [--type T] [--from SEQ] [--to SEQ]\n");
+        fprintf(stderr, "caisse: usage: caisse events dump [--data DIR] [--merchant ID] [--type T] [--from SEQ] [--to SEQ] [--since TIME] [--until TIME]\n");
         return 2;
     }
     argc--, argv++;
-    static const char *const with_value[] = {"--data", "--merchant", "--type", "--from", "--to", NULL};
+    static const char *const with_value[] = {"--data", "--merchant", "--type", "--from", "--to",
+                                             "--since", "--until", NULL};
     static const char *const flags[] = {NULL};
     if (check_opts(argc, argv, with_value, flags))
         return 2;
@@ -416,6 +448,11 @@ int cli_events(int argc, char **argv)
     if ((opt(argc, argv, "--from") && parse_u64(opt(argc, argv, "--from"), &f.from_seq)) ||
         (opt(argc, argv, "--to") && parse_u64(opt(argc, argv, "--to"), &f.to_seq))) {
         fprintf(stderr, "caisse: --from and --to are event sequence numbers\n");
+        return 2;
+    }
+    if ((opt(argc, argv, "--since") && parse_time_us(opt(argc, argv, "--since"), &f.from_us)) ||
+        (opt(argc, argv, "--until") && parse_time_us(opt(argc, argv, "--until"), &f.to_us))) {
+        fprintf(stderr, "caisse: --since and --until are Unix seconds or RFC 3339 UTC times\n");
         return 2;
     }
     struct store *s = open_store(data_dir(argc, argv), 1);

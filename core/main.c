@@ -13,6 +13,7 @@ static void usage(FILE *f)
             "  caisse replay  [--data DIR]\n"
             "  caisse audit verify [--data DIR]\n"
             "  caisse events dump [--data DIR] [--merchant ID] [--type T] [--from SEQ] [--to SEQ]\n"
+            "                     [--since TIME] [--until TIME]   (Unix seconds or RFC 3339 UTC)\n"
             "--data defaults to $CAISSE_DATA, then ./data\n");
 }
 

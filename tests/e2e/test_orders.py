@@ -380,6 +380,16 @@ class OperatorTools(unittest.TestCase):
         one = [json.loads(x) for x in p.stdout.splitlines()]
         self.assertEqual([e["seq"] for e in one], [1])
         self.assertEqual(one[0]["type"], "merchant.created")
+        # time range: everything is after 2000 and before 2100; nothing after 2100
+        p = run_cli("events", "dump", "--since", "946684800", "--until", "2100-01-01T00:00:00Z", data=srv.data)
+        self.assertEqual(len(p.stdout.splitlines()), len(run_cli("events", "dump", data=srv.data).stdout.splitlines()))
+        first = json.loads(run_cli("events", "dump", "--from", "2", "--to", "2", data=srv.data).stdout)
+        p = run_cli("events", "dump", "--since", first["created"], "--until", first["created"], data=srv.data)
+        self.assertIn(first["id"], p.stdout)
+        self.assertEqual(run_cli("events", "dump", "--since", "2100-01-01T00:00:00Z", data=srv.data).stdout, "")
+        bad = run_cli("events", "dump", "--since", "yesterday", data=srv.data, check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--since", bad.stderr)
         # keys are never in the log, only their hashes
         self.assertNotIn(m["test_secret_key"], run_cli("events", "dump", data=srv.data).stdout)
         bad = run_cli("events", "dump", "--from", "x", data=srv.data, check=False)

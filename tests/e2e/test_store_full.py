@@ -6,6 +6,10 @@ import harness
 from harness import Server, create_merchant, order_body, run_cli
 
 
+def tearDownModule():
+    harness.validate_exchanges()
+
+
 class StoreFull(unittest.TestCase):
     def test_full_map_is_507_and_reads_go_on(self):
         srv = Server(args=["--map-max-bytes", str(2 << 20)]).start()
