@@ -54,5 +54,12 @@ _Static_assert(CS_HTTP_BODY_BYTES_MAX <= CS_ARENA_BYTES_MAX, "a body fits the ar
 #define CS_LUA_INSTRUCTIONS_MAX        1000000u        /* per policy call */
 #define CS_LUA_MEMORY_BYTES_MAX        (32u << 20)     /* per lua_State */
 #define CS_LUA_HOOK_INSTRUCTIONS       1000u           /* count hook granularity */
+#define CS_LUA_SPLIT_PARTS_MAX         1000            /* caisse.money.split: n in 1..this */
+#define CS_LUA_ADD_MONTHS_MAX          120000          /* caisse.date.add_months: |k| <= 10,000 years */
+#define CS_LUA_HOOK_NAME_BYTES_MAX     64
+#define CS_LUA_LOG_BYTES_MAX           1024            /* one caisse.log line */
+#define CS_POLICY_FILE_BYTES_MAX       (1u << 20)      /* one override file */
+#define CS_POLICY_FILES_MAX            256u            /* override files in the directory */
+#define CS_STORE_ACTOR_BYTES_MAX       (2u * CS_ID_BYTES_MAX) /* "api_key:<id>": a kind and an id */
 
 #endif

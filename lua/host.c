@@ -7,14 +7,11 @@
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "core/limits.h"
 #include "lua/host.h"
 #include "lua/json_lua.h"
 
 /* Local bounds of the helpers (candidates for core/limits.h). */
-#define HOST_SPLIT_PARTS_MAX     1000        /* caisse.money.split: n in 1..this */
-#define HOST_ADD_MONTHS_MAX      120000      /* caisse.date.add_months: |k| <= 10,000 years */
-#define HOST_HOOK_NAME_BYTES_MAX 64
-#define HOST_LOG_BYTES_MAX       1024
 
 static const char hooks_key = 0;   /* registry[&hooks_key] = { [name] = function } */
 
@@ -34,7 +31,7 @@ static int check_hook_name(lua_State *L, int arg)
 {
     size_t len;
     const char *s = luaL_checklstring(L, arg, &len);
-    if (len == 0 || len > HOST_HOOK_NAME_BYTES_MAX)
+    if (len == 0 || len > CS_LUA_HOOK_NAME_BYTES_MAX)
         return luaL_argerror(L, arg, "a policy name has 1 to 64 characters");
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
@@ -88,8 +85,8 @@ static int lhost_log(lua_State *L)
     const char *msg = luaL_checklstring(L, 2, &len);
     luaL_where(L, 1);
     const char *where = lua_tostring(L, -1);
-    fprintf(stderr, "policy %s: %s%.*s%s\n", levels[level], where, (int)(len > HOST_LOG_BYTES_MAX ? HOST_LOG_BYTES_MAX : len),
-            msg, len > HOST_LOG_BYTES_MAX ? "..." : "");
+    fprintf(stderr, "policy %s: %s%.*s%s\n", levels[level], where, (int)(len > CS_LUA_LOG_BYTES_MAX ? CS_LUA_LOG_BYTES_MAX : len),
+            msg, len > CS_LUA_LOG_BYTES_MAX ? "..." : "");
     return 0;
 }
 
@@ -102,7 +99,7 @@ static int lhost_money_split(lua_State *L)
 {
     lua_Integer total = check_integer(L, 1);
     lua_Integer n = check_integer(L, 2);
-    luaL_argcheck(L, n >= 1 && n <= HOST_SPLIT_PARTS_MAX, 2, "the number of parts must be 1..1000");
+    luaL_argcheck(L, n >= 1 && n <= CS_LUA_SPLIT_PARTS_MAX, 2, "the number of parts must be 1..1000");
     lua_Integer q = total / n, r = total % n;   /* C division truncates; no overflow for n >= 1 */
     lua_Integer step = r < 0 ? -1 : 1;
     lua_Integer extra = r < 0 ? -r : r;
@@ -175,7 +172,7 @@ static int lhost_date_add_months(lua_State *L)
     int m, d;
     if (parse_ymd(s, len, &y, &m, &d) != 0)
         return luaL_argerror(L, 1, "a valid date \"YYYY-MM-DD\" expected");
-    luaL_argcheck(L, k >= -HOST_ADD_MONTHS_MAX && k <= HOST_ADD_MONTHS_MAX, 2, "month count out of range");
+    luaL_argcheck(L, k >= -CS_LUA_ADD_MONTHS_MAX && k <= CS_LUA_ADD_MONTHS_MAX, 2, "month count out of range");
     luaL_argcheck(L, lua_isnoneornil(L, 3) || (day >= 1 && day <= 31), 3, "day must be 1..31");
     if (day == 0)
         day = d;

@@ -2,6 +2,7 @@
  * binary, then the operator's overrides, in one sandbox; rebuilt from the same
  * sources after a budget or memory failure; swapped on reload only when every
  * file loads. */
+#include "core/limits.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,8 +13,6 @@
 #include "lua/policy.h"
 #include "lua/sandbox.h"
 
-#define POLICY_FILE_BYTES_MAX (1u << 20)    /* one override file (candidate for core/limits.h) */
-#define POLICY_FILES_MAX      256u          /* override files in the directory */
 #define BUILTIN_PREFIX        "lua/policy/"
 
 struct policy_file {
@@ -64,15 +63,15 @@ static int read_file(const char *path, char **text, size_t *len, struct cs_diag 
     FILE *f = fopen(path, "rb");
     if (!f)
         return cs_fail(d, CS_EPOLICYFAIL, "", "policy file %s: %s", path, strerror(errno));
-    char *buf = malloc(POLICY_FILE_BYTES_MAX + 1);
+    char *buf = malloc(CS_POLICY_FILE_BYTES_MAX + 1);
     if (!buf) {
         fclose(f);
         return cs_fail(d, CS_ENOMEM, "", "policy file %s: out of memory", path);
     }
-    size_t n = fread(buf, 1, POLICY_FILE_BYTES_MAX + 1, f);
+    size_t n = fread(buf, 1, CS_POLICY_FILE_BYTES_MAX + 1, f);
     int bad = ferror(f);
     fclose(f);
-    if (bad || n > POLICY_FILE_BYTES_MAX) {
+    if (bad || n > CS_POLICY_FILE_BYTES_MAX) {
         free(buf);
         return cs_fail(d, CS_EPOLICYFAIL, "", "policy file %s: %s", path,
                        bad ? "read error" : "larger than 1 MiB");
@@ -93,16 +92,16 @@ static int files_read(const char *dir, struct policy_file **out, size_t *nout, s
     DIR *dh = opendir(dir);
     if (!dh)
         return cs_fail(d, CS_EPOLICYFAIL, "", "policy directory %s: %s", dir, strerror(errno));
-    char *names[POLICY_FILES_MAX];
+    char *names[CS_POLICY_FILES_MAX];
     size_t n = 0;
     int rc = 0;
     struct dirent *de;
     while ((de = readdir(dh))) {
         if (de->d_name[0] == '.' || !ends_with(de->d_name, ".lua"))
             continue;
-        if (n == POLICY_FILES_MAX) {
+        if (n == CS_POLICY_FILES_MAX) {
             rc = cs_fail(d, CS_EPOLICYFAIL, "", "policy directory %s: more than %u files", dir,
-                         POLICY_FILES_MAX);
+                         CS_POLICY_FILES_MAX);
             break;
         }
         if (!(names[n] = strdup(de->d_name))) {

@@ -1,5 +1,6 @@
 /* The record codec: field validation, timestamps, the chain hash, and the
  * event JSON as stored. */
+#include "core/limits.h"
 #include <string.h>
 #include "store/store_internal.h"
 
@@ -23,7 +24,7 @@ static int is_actor_char(unsigned char c) { return is_id_char(c) || c == ':' || 
 
 int store_id_valid(const char *s) { return charset_valid(s, CS_ID_BYTES_MAX, is_id_char); }
 int store_type_valid(const char *s) { return charset_valid(s, CS_EVENT_TYPE_BYTES_MAX, is_type_char); }
-int store_actor_valid(const char *s) { return charset_valid(s, STORE_ACTOR_BYTES_MAX, is_actor_char); }
+int store_actor_valid(const char *s) { return charset_valid(s, CS_STORE_ACTOR_BYTES_MAX, is_actor_char); }
 
 int store_type_match(const char *pattern, const char *type, size_t type_len)
 {

@@ -30,9 +30,6 @@ _Static_assert(DBI__COUNT <= CS_STORE_MAX_DBS, "the environment has room for eve
 #define STORE_HEAD_BYTES           (8u + STORE_HASH_BYTES)
 #define STORE_FORMAT_TAG           "caisse-store 1"
 
-/* An actor is a kind and an id ("api_key:sk_test_ab12"); twice an id is ample.
- * (Kept here rather than in core/limits.h because only the store checks it.) */
-#define STORE_ACTOR_BYTES_MAX      (2u * CS_ID_BYTES_MAX)
 /* RFC 3339 with microseconds: "YYYY-MM-DDTHH:MM:SS.ffffffZ" + NUL. */
 #define STORE_TIME_TEXT_BYTES      28u
 /* Largest time we can print with a 4-digit year: 9999-12-31T23:59:59.999999Z. */
@@ -123,7 +120,7 @@ int store_cursor_below(MDB_cursor *c, const MDB_val *bound, MDB_val *k, MDB_val 
 int store_id_valid(const char *s);
 /* Event types: [a-z_.], 1..CS_EVENT_TYPE_BYTES_MAX-1 bytes. */
 int store_type_valid(const char *s);
-/* Actors: [A-Za-z0-9_:.-], 1..STORE_ACTOR_BYTES_MAX-1 bytes. */
+/* Actors: [A-Za-z0-9_:.-], 1..CS_STORE_ACTOR_BYTES_MAX-1 bytes. */
 int store_actor_valid(const char *s);
 /* Type filter: exact, or prefix match when pattern ends in '*'. NULL matches all. */
 int store_type_match(const char *pattern, const char *type, size_t type_len);
