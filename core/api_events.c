@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/router.h"
+#include "core/list_page.h"
 
 struct events_page {
     struct store_txn *t;
@@ -10,29 +11,9 @@ struct events_page {
     int livemode;
     const char *type;         /* for the object_id walk, which is not type-indexed */
     uint64_t after_seq;
-    unsigned limit, count;
-    int has_more;
-    uint64_t last_seq;
-    char *out;
-    size_t len, cap;
+    struct list_page page;
     int err;
 };
-
-static void put(struct events_page *p, const char *s, size_t n)
-{
-    if (p->err)
-        return;
-    if (p->len + n + 1 > p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 4096;
-        while (cap < p->len + n + 1) cap *= 2;
-        char *b = realloc(p->out, cap);
-        if (!b) { p->err = CS_ENOMEM; return; }
-        p->out = b;
-        p->cap = cap;
-    }
-    memcpy(p->out + p->len, s, n);
-    p->len += n;
-}
 
 static int type_matches(const char *pattern, const char *type)
 {
@@ -44,8 +25,8 @@ static int type_matches(const char *pattern, const char *type)
 
 static int add_event(struct events_page *p, uint64_t seq)
 {
-    if (p->count == p->limit) {
-        p->has_more = 1;
+    if (p->page.count == p->page.limit) {
+        p->page.has_more = 1;
         return 1;
     }
     struct event_view v;
@@ -54,12 +35,11 @@ static int add_event(struct events_page *p, uint64_t seq)
         p->err = rc;
         return 1;
     }
-    if (p->count++)
-        put(p, ",", 1);
-    put(p, v.json, v.json_len);
-    p->last_seq = seq;
+    char cursor[24];
+    snprintf(cursor, sizeof cursor, "%llu", (unsigned long long)seq);
+    list_page_add(&p->page, v.json, v.json_len, cursor);
     event_view_clear(&v);
-    return p->err != 0;
+    return p->page.err != 0;
 }
 
 static int visit_merchant(void *ctx, uint64_t seq)
@@ -103,18 +83,15 @@ void api_events_list(struct req_ctx *rc)
         respond_error(rc);
         return;
     }
-    struct events_page p = {.merchant_id = rc->merchant_id, .livemode = rc->livemode, .limit = CS_LIST_LIMIT_DEFAULT};
-    const char *limit = query_param(rc, "limit"), *cursor = query_param(rc, "cursor");
+    struct events_page p = {.merchant_id = rc->merchant_id, .livemode = rc->livemode};
+    unsigned limit;
+    if (list_parse_limit(rc, &limit)) {
+        respond_error(rc);
+        return;
+    }
+    const char *cursor = query_param(rc, "cursor");
     const char *type = query_param(rc, "type"), *object_id = query_param(rc, "object_id");
     char *end;
-    if (limit) {
-        long v = strtol(limit, &end, 10);
-        if (!*limit || *end || v < 1 || v > (long)CS_LIST_LIMIT_MAX) {
-            respond_fail(rc, CS_EPARAM, "limit", "limit must be an integer from 1 to %u", CS_LIST_LIMIT_MAX);
-            return;
-        }
-        p.limit = (unsigned)v;
-    }
     if (cursor) {
         unsigned long long v = strtoull(cursor, &end, 10);
         if (!*cursor || *end || cursor[0] == '-') {
@@ -139,7 +116,7 @@ void api_events_list(struct req_ctx *rc)
     }
     p.t = &t;
     p.type = type;
-    put(&p, "{\"object\":\"list\",\"data\":[", 25);
+    list_page_init(&p.page, limit);
     if (object_id)
         err = store_stream_each(&t, object_id, visit_stream, &p);
     else
@@ -149,20 +126,9 @@ void api_events_list(struct req_ctx *rc)
     if (err == CS_ENOENT)
         err = 0;
     if (err || p.err) {
-        free(p.out);
+        list_page_free(&p.page);
         respond_fail(rc, err ? err : p.err, "", "the events could not be listed");
         return;
     }
-    char tail[96];
-    int n = p.has_more ? snprintf(tail, sizeof tail, "],\"has_more\":true,\"next_cursor\":\"%llu\"}",
-                                  (unsigned long long)p.last_seq)
-                       : snprintf(tail, sizeof tail, "],\"has_more\":false,\"next_cursor\":null}");
-    put(&p, tail, (size_t)n);
-    if (p.err) {
-        free(p.out);
-        respond_fail(rc, p.err, "", "out of memory");
-        return;
-    }
-    respond_json_text(rc, 200, p.out, p.len);
-    free(p.out);
+    list_page_respond(&p.page, rc);
 }

@@ -11,6 +11,7 @@
 #include "core/ids.h"
 #include "core/clock.h"
 #include "core/crypto.h"
+#include "core/list_page.h"
 
 /* ---- the write command shared by create and confirm ---------------------- */
 
@@ -375,28 +376,8 @@ struct list_state {
     const char *status;       /* NULL: any */
     const char *shop;
     char created_gte[40], created_lte[40];   /* RFC 3339, "" if open */
-    unsigned limit, count;
-    int has_more;
-    char last_id[CS_ID_BYTES_MAX];
-    char *out;
-    size_t len, cap;
-    int oom;
+    struct list_page page;
 };
-
-static void buf_put(struct list_state *ls, const char *s, size_t n)
-{
-    if (ls->len + n + 1 > ls->cap) {
-        size_t cap = ls->cap ? ls->cap * 2 : 4096;
-        while (cap < ls->len + n + 1) cap *= 2;
-        char *p = realloc(ls->out, cap);
-        if (!p) { ls->oom = 1; return; }
-        ls->out = p;
-        ls->cap = cap;
-    }
-    memcpy(ls->out + ls->len, s, n);
-    ls->len += n;
-    ls->out[ls->len] = 0;
-}
 
 static int list_visit(void *ctx, const char *order_id, const MDB_val *doc)
 {
@@ -414,29 +395,7 @@ static int list_visit(void *ctx, const char *order_id, const MDB_val *doc)
         if (!keep)
             return 0;
     }
-    if (ls->count == ls->limit) {
-        ls->has_more = 1;
-        return 1;
-    }
-    if (ls->count++)
-        buf_put(ls, ",", 1);
-    buf_put(ls, doc->mv_data, doc->mv_size);
-    snprintf(ls->last_id, sizeof ls->last_id, "%s", order_id);
-    return ls->oom;
-}
-
-static int parse_limit(struct req_ctx *rc, unsigned *limit)
-{
-    const char *s = query_param(rc, "limit");
-    *limit = CS_LIST_LIMIT_DEFAULT;
-    if (!s)
-        return 0;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 1 || v > (long)CS_LIST_LIMIT_MAX)
-        return cs_fail(&rc->diag, CS_EPARAM, "limit", "limit must be an integer from 1 to %u", CS_LIST_LIMIT_MAX);
-    *limit = (unsigned)v;
-    return 0;
+    return list_page_add(&ls->page, doc->mv_data, doc->mv_size, order_id) || ls->page.err;
 }
 
 static int parse_time_param(struct req_ctx *rc, const char *name, char *out, size_t cap)
@@ -457,6 +416,7 @@ void api_orders_list(struct req_ctx *rc)
     static const char *const statuses[] = {"pending", "approved", "rejected", "confirmed", "all", NULL};
     static const char *const params[] = {"limit", "cursor", "status", "shop", "created[gte]", "created[lte]", NULL};
     struct list_state ls = {0};
+    unsigned limit;
     if (query_check_known(rc, params)) {
         respond_error(rc);
         return;
@@ -476,7 +436,7 @@ void api_orders_list(struct req_ctx *rc)
     ls.status = !status ? "confirmed" : strcmp(status, "all") == 0 ? NULL : status;
     ls.shop = query_param(rc, "shop");
     const char *cursor = query_param(rc, "cursor");
-    if (parse_limit(rc, &ls.limit) ||
+    if (list_parse_limit(rc, &limit) ||
         parse_time_param(rc, "created[gte]", ls.created_gte, sizeof ls.created_gte) ||
         parse_time_param(rc, "created[lte]", ls.created_lte, sizeof ls.created_lte)) {
         respond_error(rc);
@@ -492,28 +452,18 @@ void api_orders_list(struct req_ctx *rc)
         respond_fail(rc, err, "", "the store could not be read");
         return;
     }
-    buf_put(&ls, "{\"object\":\"list\",\"data\":[", 25);
+    list_page_init(&ls.page, limit);
     err = store_orders_each(&t, rc->merchant_id, rc->livemode, cursor, list_visit, &ls);
     store_abort(&t);
     if (err == CS_EPARAM || err == CS_ENOENT) {
-        free(ls.out);
+        list_page_free(&ls.page);
         respond_fail(rc, CS_EPARAM, "cursor", "cursor must be the next_cursor of a previous page");
         return;
     }
-    if (err || ls.oom) {
-        free(ls.out);
-        respond_fail(rc, err ? err : CS_ENOMEM, "", "the orders could not be listed");
+    if (err) {
+        list_page_free(&ls.page);
+        respond_fail(rc, err, "", "the orders could not be listed");
         return;
     }
-    char tail[128];
-    int n = ls.has_more ? snprintf(tail, sizeof tail, "],\"has_more\":true,\"next_cursor\":\"%s\"}", ls.last_id)
-                        : snprintf(tail, sizeof tail, "],\"has_more\":false,\"next_cursor\":null}");
-    buf_put(&ls, tail, (size_t)n);
-    if (ls.oom) {
-        free(ls.out);
-        respond_fail(rc, CS_ENOMEM, "", "out of memory");
-        return;
-    }
-    respond_json_text(rc, 200, ls.out, ls.len);
-    free(ls.out);
+    list_page_respond(&ls.page, rc);
 }
