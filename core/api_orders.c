@@ -30,11 +30,14 @@ struct order_cmd {
     const char *decision;
     /* confirm */
     int64_t expected_version; /* -1: none */
+    /* cancel, ship: the validated request body */
+    json_t *params;
 };
 
 static void order_cmd_free(struct order_cmd *c)
 {
     json_decref(c->order);
+    json_decref(c->params);
     free(c->base.body);
     free(c);
 }
@@ -87,13 +90,13 @@ static void idem_store(struct store_txn *t, struct order_cmd *c)
     store_idem_put(t, c->merchant_id, c->livemode, c->idem_key, &rec);
 }
 
-static int append(struct store_txn *t, struct order_cmd *c, const char *type, uint64_t expected,
-                  json_t *data)
+static int append_to(struct store_txn *t, struct order_cmd *c, const char *aggregate_id,
+                     const char *type, uint64_t expected, json_t *data)
 {
     char evt_id[CS_ID_BYTES_MAX];
     if (id_new("evt", c->now_us, evt_id, sizeof evt_id) != 0)
         return CS_EINTERNAL;
-    struct event_in ev = {.id = evt_id, .type = type, .aggregate_id = c->order_id,
+    struct event_in ev = {.id = evt_id, .type = type, .aggregate_id = aggregate_id,
                           .expected_version = expected, .merchant_id = c->merchant_id,
                           .livemode = c->livemode, .actor = c->actor, .time_us = c->now_us,
                           .data = data};
@@ -101,6 +104,12 @@ static int append(struct store_txn *t, struct order_cmd *c, const char *type, ui
     if (rc == 0)
         c->base.events++;
     return rc;
+}
+
+static int append(struct store_txn *t, struct order_cmd *c, const char *type, uint64_t expected,
+                  json_t *data)
+{
+    return append_to(t, c, c->order_id, type, expected, data);
 }
 
 /* Replies with the order document as the projection now holds it. */
@@ -140,6 +149,8 @@ static void release_order(struct write_cmd *wc)
     struct order_cmd *c = (struct order_cmd *)wc;
     json_decref(c->order);
     c->order = NULL;
+    json_decref(c->params);
+    c->params = NULL;
 }
 
 /* The order as this merchant (and mode) may see it: CS_ENOENT otherwise. */
@@ -162,9 +173,15 @@ static int load_own_order(struct store_txn *t, const char *id, const char *merch
     return 0;
 }
 
-static int exec_confirm(struct store_txn *t, struct write_cmd *wc)
+/* A change to an existing order: decide from its current document, append
+ * the event, answer with the document the projection now holds. */
+typedef int (*order_decide_fn)(struct store_txn *t, struct order_cmd *c, json_t *doc,
+                               const char **type, json_t **data);
+
+static int exec_order_change(struct store_txn *t, struct order_cmd *c, order_decide_fn decide,
+                             int status)
 {
-    struct order_cmd *c = (struct order_cmd *)wc;
+    struct write_cmd *wc = &c->base;
     if (idem_check(t, c))
         return 0;
     json_t *doc = NULL;
@@ -175,21 +192,131 @@ static int exec_confirm(struct store_txn *t, struct write_cmd *wc)
     }
     if (rc != 0)
         return write_cmd_fail(wc, rc);
-    rc = order_decide_confirm(doc, c->expected_version, &wc->diag);
+    const char *type = NULL;
+    json_t *data = NULL;
     uint64_t version = (uint64_t)json_integer_value(json_object_get(doc, "version"));
+    rc = decide(t, c, doc, &type, &data);
     json_decref(doc);
-    if (rc != 0)
-        return write_cmd_fail(wc, rc);
-    char at[40];
-    clock_format_rfc3339(c->now_us, at, sizeof at);
-    json_t *data = json_pack("{s:s}", "confirmed_at", at);
-    rc = append(t, c, "order.confirmed", version, data);
+    if (rc == 0)
+        rc = append(t, c, type, version, data);
     json_decref(data);
     if (rc != 0)
         return write_cmd_fail(wc, rc);
-    reply_order(t, c, 200);
+    reply_order(t, c, status);
     idem_store(t, c);
     return 0;
+}
+
+/* ---- confirm: the customer is found or created here ---------------------------- */
+
+struct customer_match {
+    json_t *shopper;                 /* the order's customer */
+    char id[CS_ID_BYTES_MAX];
+};
+
+static int customer_visit(void *ctx, const char *customer_id, const MDB_val *doc)
+{
+    struct customer_match *m = ctx;
+    json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
+    int same = o && order_customer_matches(m->shopper, o);
+    json_decref(o);
+    if (same)
+        snprintf(m->id, sizeof m->id, "%s", customer_id);
+    return same;
+}
+
+/* The customer of this shopper (docs/events.md "Customers"), appending
+ * customer.created for a first purchase. */
+static int customer_for(struct store_txn *t, struct order_cmd *c, json_t *doc, char out[CS_ID_BYTES_MAX])
+{
+    struct customer_match m = {.shopper = json_object_get(doc, "customer")};
+    json_t *iddoc = json_object_get(m.shopper, "id_document");
+    const char *number = json_string_value(json_object_get(iddoc, "number"));
+    if (!number)
+        return CS_ECORRUPT;
+    int rc = store_customers_by_document(t, c->merchant_id, c->livemode, number, customer_visit, &m);
+    if (rc)
+        return rc;
+    if (m.id[0]) {
+        snprintf(out, CS_ID_BYTES_MAX, "%s", m.id);
+        return 0;
+    }
+    if (id_new("cus", c->now_us, out, CS_ID_BYTES_MAX) != 0)
+        return CS_EINTERNAL;
+    char created[40];
+    clock_format_rfc3339(c->now_us, created, sizeof created);
+    json_t *data = json_pack("{s:{s:s,s:s,s:b,s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:[]}}", "customer", "id", out,
+                             "object", "customer", "livemode", c->livemode, "merchant", c->merchant_id,
+                             "first_name", json_object_get(m.shopper, "first_name"), "last_name",
+                             json_object_get(m.shopper, "last_name"), "email",
+                             json_object_get(m.shopper, "email"), "phone",
+                             json_object_get(m.shopper, "phone"), "id_document", iddoc, "created",
+                             created, "orders");
+    if (!data)
+        return CS_ENOMEM;
+    rc = append_to(t, c, out, "customer.created", STORE_VERSION_NEW, data);
+    json_decref(data);
+    return rc;
+}
+
+static int decide_confirm(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
+                          json_t **data)
+{
+    int rc = order_decide_confirm(doc, c->expected_version, &c->base.diag);
+    char customer_id[CS_ID_BYTES_MAX];
+    if (rc == 0)
+        rc = customer_for(t, c, doc, customer_id);
+    if (rc != 0)
+        return rc;
+    char at[40];
+    clock_format_rfc3339(c->now_us, at, sizeof at);
+    *type = "order.confirmed";
+    *data = json_pack("{s:s,s:s}", "confirmed_at", at, "customer_id", customer_id);
+    return *data ? 0 : CS_ENOMEM;
+}
+
+static int exec_confirm(struct store_txn *t, struct write_cmd *wc)
+{
+    return exec_order_change(t, (struct order_cmd *)wc, decide_confirm, 200);
+}
+
+static int decide_cancel(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
+                         json_t **data)
+{
+    int rc = order_decide_cancel(doc, &c->base.diag);
+    if (rc != 0)
+        return rc;
+    char at[40];
+    clock_format_rfc3339(c->now_us, at, sizeof at);
+    *type = "order.cancelled";
+    *data = json_pack("{s:O,s:O,s:s}", "reason", json_object_get(c->params, "reason"), "comment",
+                      json_object_get(c->params, "comment"), "cancelled_at", at);
+    return *data ? 0 : CS_ENOMEM;
+}
+
+static int exec_cancel(struct store_txn *t, struct write_cmd *wc)
+{
+    return exec_order_change(t, (struct order_cmd *)wc, decide_cancel, 200);
+}
+
+static int decide_ship(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
+                       json_t **data)
+{
+    char id[CS_ID_BYTES_MAX], at[40];
+    if (id_new("shp", c->now_us, id, sizeof id) != 0)
+        return CS_EINTERNAL;
+    clock_format_rfc3339(c->now_us, at, sizeof at);
+    json_t *lines = json_object_get(c->params, "lines");
+    *type = "order.shipped";
+    return order_decide_shipment(doc, json_is_array(lines) ? lines : NULL, id,
+                                 json_string_value(json_object_get(c->params, "carrier")),
+                                 json_string_value(json_object_get(c->params, "tracking_number")), at,
+                                 data, &c->base.diag);
+}
+
+static int exec_ship(struct store_txn *t, struct write_cmd *wc)
+{
+    return exec_order_change(t, (struct order_cmd *)wc, decide_ship, 201);
 }
 
 /* Common set-up of a command from the request; reads the Idempotency-Key. */
@@ -295,6 +422,12 @@ void api_orders_create(struct req_ctx *rc)
                          "customer", json_object_get(draft, "customer"), "plan",
                          json_object_get(draft, "plan"), "metadata", json_object_get(draft, "metadata"),
                          "created", created, "updated", created, "confirmed_at", "version", 0);
+    if (c->order) {
+        json_object_set_new(c->order, "customer_id", json_null());
+        json_object_set_new(c->order, "cancellation", json_null());
+        json_object_set_new(c->order, "shipments", json_array());
+        json_object_set_new(c->order, "shipped_amount", json_integer(0));
+    }
     json_decref(draft);
     if (!c->order) {
         order_cmd_free(c);
@@ -326,6 +459,77 @@ void api_orders_confirm(struct req_ctx *rc)
         return;
     snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
     c->expected_version = expected;
+    submit(rc, c);
+}
+
+/* The order id of the path, checked before any work: an id that cannot exist
+ * is answered like an unknown one. */
+static int path_order_id(struct req_ctx *rc)
+{
+    if (id_valid(rc->params[0], "ord"))
+        return 0;
+    respond_fail(rc, CS_ENOTFOUND, "id", "no such order: %s", rc->params[0]);
+    return -1;
+}
+
+void api_orders_cancel(struct req_ctx *rc)
+{
+    static const char *const keys[] = {"reason", "comment", NULL};
+    json_t *body = NULL;
+    const char *reason = NULL, *comment = NULL;
+    if (jin_parse(rc->req->body, rc->req->body_len, &body, &rc->diag) ||
+        jin_object(body, "", keys, &rc->diag) ||
+        jin_string(body, "", "reason", 1, 1, 32, &reason, &rc->diag) ||
+        jin_string(body, "", "comment", 0, 1, 500, &comment, &rc->diag)) {
+        json_decref(body);
+        respond_error(rc);
+        return;
+    }
+    int known = 0;
+    for (const char *const *r = order_cancel_reasons; *r; r++)
+        known |= strcmp(*r, reason) == 0;
+    if (!known) {
+        json_decref(body);
+        respond_fail(rc, CS_EPARAM, "reason", "reason must be one of customer_request, out_of_stock, "
+                     "fraud_suspected, duplicate_order, delivery_impossible, other");
+        return;
+    }
+    if (path_order_id(rc)) {
+        json_decref(body);
+        return;
+    }
+    struct order_cmd *c = order_cmd_new(rc, exec_cancel);
+    if (!c) {
+        json_decref(body);
+        return;
+    }
+    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
+    c->params = json_pack("{s:s,s:s?}", "reason", reason, "comment", comment);
+    json_decref(body);
+    submit(rc, c);
+}
+
+void api_orders_ship(struct req_ctx *rc)
+{
+    json_t *body = NULL, *lines = NULL;
+    const char *carrier = NULL, *tracking = NULL;
+    if (jin_parse(rc->req->body, rc->req->body_len, &body, &rc->diag) ||
+        order_validate_shipment(body, &lines, &carrier, &tracking, &rc->diag)) {
+        json_decref(body);
+        respond_error(rc);
+        return;
+    }
+    if (path_order_id(rc)) {
+        json_decref(body);
+        return;
+    }
+    struct order_cmd *c = order_cmd_new(rc, exec_ship);
+    if (!c) {
+        json_decref(body);
+        return;
+    }
+    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
+    c->params = body;   /* validated: lines, carrier, tracking_number */
     submit(rc, c);
 }
 
@@ -413,7 +617,8 @@ static int parse_time_param(struct req_ctx *rc, const char *name, char *out, siz
 
 void api_orders_list(struct req_ctx *rc)
 {
-    static const char *const statuses[] = {"pending", "approved", "rejected", "confirmed", "all", NULL};
+    static const char *const statuses[] = {"pending", "approved", "rejected", "confirmed", "cancelled",
+                                           "partially_shipped", "shipped", "all", NULL};
     static const char *const params[] = {"limit", "cursor", "status", "shop", "created[gte]", "created[lte]", NULL};
     struct list_state ls = {0};
     unsigned limit;
@@ -427,7 +632,8 @@ void api_orders_list(struct req_ctx *rc)
         for (const char *const *s = statuses; *s; s++)
             ok |= strcmp(*s, status) == 0;
         if (!ok) {
-            respond_fail(rc, CS_EPARAM, "status", "status must be pending, approved, rejected, confirmed or all");
+            respond_fail(rc, CS_EPARAM, "status", "status must be pending, approved, rejected, confirmed, "
+                         "cancelled, partially_shipped, shipped or all");
             return;
         }
     }

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "core/orders.h"
 #include "core/clock.h"
 #include "core/json_in.h"
@@ -199,11 +200,24 @@ static int validate_lines(json_t *lines, json_t **out, int64_t *sum, struct cs_d
             rc = cs_fail(d, CS_EAMOUNT, "lines", "the lines' total overflows");
             goto fail;
         }
+        if (is_product) {
+            size_t k;
+            json_t *prev;
+            json_array_foreach(arr, k, prev) {
+                const char *pref = json_string_value(json_object_get(prev, "reference"));
+                if (pref && strcmp(json_string_value(json_object_get(prev, "type")), "product") == 0 &&
+                    strcmp(pref, ref) == 0) {
+                    jin_path(p, sizeof p, path, "reference");
+                    rc = cs_fail(d, CS_EPARAM, p, "%s repeats the reference of lines[%zu]: one line per product", p, k);
+                    goto fail;
+                }
+            }
+        }
         products += is_product;
-        json_t *o = json_pack("{s:s,s:s?,s:s,s:I,s:I,s:I,s:I}", "type", type, "reference", ref,
+        json_t *o = json_pack("{s:s,s:s?,s:s,s:I,s:I,s:I,s:I,s:i}", "type", type, "reference", ref,
                               "name", name, "unit_price", (json_int_t)price, "quantity",
                               (json_int_t)qty, "tax_rate", (json_int_t)tax, "amount",
-                              (json_int_t)amount);
+                              (json_int_t)amount, "quantity_shipped", 0);
         json_array_append_new(arr, o);
         continue;
     fail:
@@ -442,4 +456,197 @@ int order_decide_confirm(json_t *doc, int64_t expected_version, struct cs_diag *
         return cs_fail(d, CS_ESTATE, "", "only an approved order can be confirmed; this one is %s",
                        status ? status : "unknown");
     return 0;
+}
+
+/* ---- cancel ---------------------------------------------------------------- */
+
+const char *const order_cancel_reasons[] = {"customer_request", "out_of_stock", "fraud_suspected",
+                                            "duplicate_order", "delivery_impossible", "other", NULL};
+
+static int has_shipments(json_t *doc)
+{
+    return json_array_size(json_object_get(doc, "shipments")) > 0;
+}
+
+int order_decide_cancel(json_t *doc, struct cs_diag *d)
+{
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (!status)
+        status = "unknown";
+    if (has_shipments(doc))
+        return cs_fail(d, CS_ESTATE, "", "the order has shipments and can no longer be cancelled; "
+                       "record what comes back as returns (POST /v1/orders/{id}/returns)");
+    if (strcmp(status, "pending") != 0 && strcmp(status, "approved") != 0 && strcmp(status, "confirmed") != 0)
+        return cs_fail(d, CS_ESTATE, "", "a %s order cannot be cancelled", status);
+    return 0;
+}
+
+/* ---- ship ------------------------------------------------------------------ */
+
+int order_validate_shipment(json_t *body, json_t **lines, const char **carrier,
+                            const char **tracking, struct cs_diag *d)
+{
+    static const char *const keys[] = {"lines", "carrier", "tracking_number", NULL};
+    static const char *const line_keys_[] = {"reference", "quantity", NULL};
+    int rc = jin_object(body, "", keys, d);
+    *lines = NULL;
+    *carrier = *tracking = NULL;
+    if (rc || (rc = jin_string(body, "", "carrier", 0, 1, 64, carrier, d)) ||
+        (rc = jin_string(body, "", "tracking_number", 0, 1, 64, tracking, d)))
+        return rc;
+    json_t *l = jin_child(body, "", "lines", JSON_ARRAY, 0, &rc, d);
+    if (rc)
+        return rc;
+    if (l && (json_array_size(l) == 0 || json_array_size(l) > CS_ORDER_LINES_MAX))
+        return cs_fail(d, CS_EPARAM, "lines", "lines must hold 1 to %u lines, or be left out to ship everything",
+                       CS_ORDER_LINES_MAX);
+    size_t i;
+    json_t *line;
+    json_array_foreach(l, i, line) {
+        char path[32];
+        snprintf(path, sizeof path, "lines[%zu]", i);
+        const char *ref = NULL;
+        int64_t qty = 0;
+        if ((rc = jin_object(line, path, line_keys_, d)) ||
+            (rc = jin_string(line, path, "reference", 1, 1, CS_REFERENCE_BYTES_MAX, &ref, d)) ||
+            (rc = jin_int(line, path, "quantity", 1, 1, CS_ORDER_QUANTITY_MAX, &qty, d)))
+            return rc;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(json_string_value(json_object_get(json_array_get(l, k), "reference")), ref) == 0) {
+                char p[64];
+                jin_path(p, sizeof p, path, "reference");
+                return cs_fail(d, CS_EPARAM, p, "%s repeats lines[%zu]: one entry per product", p, k);
+            }
+    }
+    *lines = l;
+    return 0;
+}
+
+static json_t *product_line(json_t *doc, const char *ref)
+{
+    size_t i;
+    json_t *line;
+    json_array_foreach(json_object_get(doc, "lines"), i, line) {
+        const char *type = json_string_value(json_object_get(line, "type"));
+        const char *r = json_string_value(json_object_get(line, "reference"));
+        if (type && r && strcmp(type, "product") == 0 && strcmp(r, ref) == 0)
+            return line;
+    }
+    return NULL;
+}
+
+static json_int_t remaining(json_t *line)
+{
+    return json_integer_value(json_object_get(line, "quantity")) -
+           json_integer_value(json_object_get(line, "quantity_shipped"));
+}
+
+int order_decide_shipment(json_t *doc, json_t *lines, const char *shipment_id, const char *carrier,
+                          const char *tracking, const char *shipped_at, json_t **data,
+                          struct cs_diag *d)
+{
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (!status || (strcmp(status, "confirmed") != 0 && strcmp(status, "partially_shipped") != 0))
+        return cs_fail(d, CS_ESTATE, "", "only a confirmed order can be shipped; this one is %s",
+                       status ? status : "unknown");
+    json_t *out = json_array();
+    int64_t amount = 0;
+    size_t i;
+    json_t *line;
+    if (!lines) {   /* everything left */
+        json_array_foreach(json_object_get(doc, "lines"), i, line) {
+            const char *type = json_string_value(json_object_get(line, "type"));
+            json_int_t left = remaining(line);
+            if (!type || strcmp(type, "product") != 0 || left <= 0)
+                continue;
+            int64_t a;
+            if (money_mul(json_integer_value(json_object_get(line, "unit_price")), left, &a) ||
+                money_add(amount, a, &amount)) {
+                json_decref(out);
+                return cs_fail(d, CS_EAMOUNT, "", "the shipment's amount overflows");
+            }
+            json_array_append_new(out, json_pack("{s:O,s:I,s:I}", "reference",
+                                                 json_object_get(line, "reference"), "quantity", left,
+                                                 "amount", (json_int_t)a));
+        }
+        if (json_array_size(out) == 0) {
+            json_decref(out);
+            return cs_fail(d, CS_ESTATE, "", "everything in this order is already shipped");
+        }
+    } else {
+        json_array_foreach(lines, i, line) {
+            const char *ref = json_string_value(json_object_get(line, "reference"));
+            json_int_t qty = json_integer_value(json_object_get(line, "quantity"));
+            json_t *ol = product_line(doc, ref);
+            char p[48];
+            if (!ol) {
+                json_decref(out);
+                snprintf(p, sizeof p, "lines[%zu].reference", i);
+                return cs_fail(d, CS_EPARAM, p, "%s: the order has no product line %s", p, ref);
+            }
+            if (qty > remaining(ol)) {
+                json_decref(out);
+                snprintf(p, sizeof p, "lines[%zu].quantity", i);
+                return cs_fail(d, CS_EPARAM, p, "%s: ships %lld of %s but only %lld remain to ship", p,
+                               (long long)qty, ref, (long long)remaining(ol));
+            }
+            int64_t a;
+            if (money_mul(json_integer_value(json_object_get(ol, "unit_price")), qty, &a) ||
+                money_add(amount, a, &amount)) {
+                json_decref(out);
+                return cs_fail(d, CS_EAMOUNT, "", "the shipment's amount overflows");
+            }
+            json_array_append_new(out, json_pack("{s:s,s:I,s:I}", "reference", ref, "quantity", qty,
+                                                 "amount", (json_int_t)a));
+        }
+    }
+    /* Does this shipment complete the order? Then it also carries the handling
+     * and discount lines, so the shipped amount adds up to the order amount. */
+    int complete = 1;
+    int64_t others = 0;
+    json_array_foreach(json_object_get(doc, "lines"), i, line) {
+        const char *type = json_string_value(json_object_get(line, "type"));
+        if (type && strcmp(type, "product") != 0) {
+            others += json_integer_value(json_object_get(line, "amount"));
+            continue;
+        }
+        json_int_t left = remaining(line);
+        size_t k;
+        json_t *sl;
+        json_array_foreach(out, k, sl)
+            if (strcmp(json_string_value(json_object_get(sl, "reference")),
+                       json_string_value(json_object_get(line, "reference"))) == 0)
+                left -= json_integer_value(json_object_get(sl, "quantity"));
+        if (left > 0)
+            complete = 0;
+    }
+    if (complete)
+        amount += others;
+    int64_t shipped = json_integer_value(json_object_get(doc, "shipped_amount")) + amount;
+    if (complete && shipped != json_integer_value(json_object_get(doc, "amount"))) {
+        json_decref(out);
+        return cs_fail(d, CS_EINTERNAL, "", "the shipments do not add up to the order amount");
+    }
+    json_t *shipment = json_pack("{s:s,s:o,s:I,s:s?,s:s?,s:s}", "id", shipment_id, "lines", out,
+                                 "amount", (json_int_t)amount, "carrier", carrier, "tracking_number",
+                                 tracking, "shipped_at", shipped_at);
+    /* s:s? drops the key when NULL: keep both keys present, as null. */
+    if (shipment && !carrier)
+        json_object_set_new(shipment, "carrier", json_null());
+    if (shipment && !tracking)
+        json_object_set_new(shipment, "tracking_number", json_null());
+    *data = json_pack("{s:o,s:I,s:s}", "shipment", shipment, "shipped_amount", (json_int_t)shipped,
+                      "status", complete ? "shipped" : "partially_shipped");
+    return *data ? 0 : CS_ENOMEM;
+}
+
+/* ---- customers ---------------------------------------------------------------- */
+
+int order_customer_matches(json_t *order_customer, json_t *customer_doc)
+{
+    const char *p1 = json_string_value(json_object_get(order_customer, "phone"));
+    const char *p2 = json_string_value(json_object_get(customer_doc, "phone"));
+    const char *e1 = json_string_value(json_object_get(order_customer, "email"));
+    const char *e2 = json_string_value(json_object_get(customer_doc, "email"));
+    return (p1 && p2 && strcmp(p1, p2) == 0) || (e1 && e2 && strcasecmp(e1, e2) == 0);
 }

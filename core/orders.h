@@ -29,4 +29,25 @@ const char *order_decision_event(const char *decision);
  * caller), be approved, and match expected_version when it is >= 0. */
 int order_decide_confirm(json_t *doc, int64_t expected_version, struct cs_diag *d);
 
+/* Cancel: the fixed list of reasons (docs/events.md), and the check that
+ * nothing is shipped yet and the order is not already final. */
+extern const char *const order_cancel_reasons[];
+int order_decide_cancel(json_t *doc, struct cs_diag *d);
+
+/* Ship: validates a shipment request body (loop thread); *lines is borrowed
+ * from body (NULL: everything left), the strings too. */
+int order_validate_shipment(json_t *body, json_t **lines, const char **carrier,
+                            const char **tracking, struct cs_diag *d);
+/* Decides a shipment of `doc` (pure): which quantities, what amount, the
+ * cumulative shipped amount and the new status. *data is the order.shipped
+ * event's data (new reference). */
+int order_decide_shipment(json_t *doc, json_t *lines, const char *shipment_id, const char *carrier,
+                          const char *tracking, const char *shipped_at, json_t **data,
+                          struct cs_diag *d);
+
+/* Customers: 1 if the customer document is the same shopper as the order's
+ * customer (same phone, or same e-mail ignoring case; the document number was
+ * matched by the index). */
+int order_customer_matches(json_t *order_customer, json_t *customer_doc);
+
 #endif

@@ -37,6 +37,11 @@ void api_orders_create(struct req_ctx *rc);
 void api_orders_get(struct req_ctx *rc);
 void api_orders_list(struct req_ctx *rc);
 void api_orders_confirm(struct req_ctx *rc);
+void api_orders_cancel(struct req_ctx *rc);
+void api_orders_ship(struct req_ctx *rc);
+void api_orders_activity(struct req_ctx *rc);
+void api_customers_list(struct req_ctx *rc);
+void api_customers_get(struct req_ctx *rc);
 void api_events_list(struct req_ctx *rc);
 void api_admin_reload(struct req_ctx *rc);
 

@@ -69,6 +69,41 @@ static void copy_string(json_t *doc, const char *key, json_t *data, const char *
         json_object_set(doc, key, s);
 }
 
+/* order.shipped: the shipment joins the document, each line's shipped
+ * quantity grows, and the amount and status decided at command time apply. */
+static void fold_shipped(json_t *doc, json_t *data)
+{
+    json_t *shipment = json_object_get(data, "shipment");
+    if (!json_is_object(shipment))
+        return;
+    json_t *shipments = json_object_get(doc, "shipments");
+    if (!json_is_array(shipments)) {
+        shipments = json_array();
+        json_object_set_new(doc, "shipments", shipments);
+    }
+    json_array_append(shipments, shipment);
+    size_t i, j;
+    json_t *sl, *line;
+    json_array_foreach(json_object_get(shipment, "lines"), i, sl) {
+        const char *ref = json_string_value(json_object_get(sl, "reference"));
+        json_int_t qty = json_integer_value(json_object_get(sl, "quantity"));
+        json_array_foreach(json_object_get(doc, "lines"), j, line) {
+            const char *lref = json_string_value(json_object_get(line, "reference"));
+            const char *type = json_string_value(json_object_get(line, "type"));
+            if (ref && lref && type && strcmp(type, "product") == 0 && strcmp(ref, lref) == 0) {
+                json_int_t done = json_integer_value(json_object_get(line, "quantity_shipped"));
+                json_object_set_new(line, "quantity_shipped", json_integer(done + qty));
+                break;
+            }
+        }
+    }
+    json_t *amount = json_object_get(data, "shipped_amount"), *status = json_object_get(data, "status");
+    if (json_is_integer(amount))
+        json_object_set(doc, "shipped_amount", amount);
+    if (json_is_string(status))
+        json_object_set(doc, "status", status);
+}
+
 int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
 {
     if (strncmp(v->type, "order.", 6) != 0)
@@ -108,6 +143,15 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
         } else if (strcmp(v->type, "order.confirmed") == 0) {
             json_object_set_new(doc, "status", json_string("confirmed"));
             copy_string(doc, "confirmed_at", v->data, "confirmed_at");
+            copy_string(doc, "customer_id", v->data, "customer_id");
+        } else if (strcmp(v->type, "order.cancelled") == 0) {
+            json_object_set_new(doc, "status", json_string("cancelled"));
+            json_t *c = json_pack("{s:O?,s:O?,s:O?}", "reason", json_object_get(v->data, "reason"),
+                                  "comment", json_object_get(v->data, "comment"), "cancelled_at",
+                                  json_object_get(v->data, "cancelled_at"));
+            json_object_set_new(doc, "cancellation", c ? c : json_null());
+        } else if (strcmp(v->type, "order.shipped") == 0) {
+            fold_shipped(doc, v->data);
         }
         /* Other order.* types are from a newer version: only version and
          * updated move, so the document still tracks its stream. */

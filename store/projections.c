@@ -8,6 +8,8 @@ const struct store_projection store_projections[] = {
     { "merchants", { DBI_MERCHANTS, DBI_API_KEYS }, 2, proj_merchants_fold },
     { "orders", { DBI_ORDERS, DBI_ORDERS_BY_MERCHANT }, 2, proj_orders_fold },
     { "events_by_merchant", { DBI_EVENTS_BY_MERCHANT }, 1, proj_events_fold },
+    { "customers", { DBI_CUSTOMERS, DBI_CUSTOMERS_BY_MERCHANT, DBI_CUSTOMERS_BY_DOCUMENT }, 3,
+      proj_customers_fold },
 };
 const unsigned store_projections_n = sizeof store_projections / sizeof store_projections[0];
 

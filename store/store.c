@@ -18,6 +18,9 @@ const char *const store_dbi_names[DBI__COUNT] = {
     [DBI_ORDERS_BY_MERCHANT] = "orders_by_merchant",
     [DBI_EVENTS_BY_MERCHANT] = "events_by_merchant",
     [DBI_IDEMPOTENCY] = "idempotency",
+    [DBI_CUSTOMERS] = "customers",
+    [DBI_CUSTOMERS_BY_MERCHANT] = "customers_by_merchant",
+    [DBI_CUSTOMERS_BY_DOCUMENT] = "customers_by_document",
 };
 
 /* ---- errors --------------------------------------------------------------- */

@@ -155,6 +155,18 @@ int store_orders_each(struct store_txn *t, const char *merchant_id, int livemode
                       const char *after_id,
                       int (*fn)(void *ctx, const char *order_id, const MDB_val *doc), void *ctx);
 
+/* Customers (docs/events.md): a customer's document; its merchant's customers
+ * newest first, after customer `after_id` (CS_EPARAM if that is not one of
+ * theirs); the customers of a merchant and mode with an ID document number. */
+int store_customer_get(struct store_txn *t, const char *customer_id, MDB_val *doc);
+int store_customers_each(struct store_txn *t, const char *merchant_id, int livemode,
+                         const char *after_id,
+                         int (*fn)(void *ctx, const char *customer_id, const MDB_val *doc), void *ctx);
+int store_customers_by_document(struct store_txn *t, const char *merchant_id, int livemode,
+                                const char *number,
+                                int (*fn)(void *ctx, const char *customer_id, const MDB_val *doc),
+                                void *ctx);
+
 /* ---- idempotency -------------------------------------------------------- */
 
 struct idem_record {

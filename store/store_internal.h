@@ -18,6 +18,9 @@ enum store_dbi {
     DBI_ORDERS_BY_MERCHANT,
     DBI_EVENTS_BY_MERCHANT,
     DBI_IDEMPOTENCY,
+    DBI_CUSTOMERS,
+    DBI_CUSTOMERS_BY_MERCHANT,
+    DBI_CUSTOMERS_BY_DOCUMENT,
     DBI__COUNT
 };
 extern const char *const store_dbi_names[DBI__COUNT];
@@ -152,7 +155,7 @@ typedef int (*store_fold_fn)(MDB_txn *txn, const MDB_dbi *dbi, const struct even
 
 struct store_projection {
     const char *name;
-    enum store_dbi dbis[2];
+    enum store_dbi dbis[3];
     unsigned n_dbis;
     store_fold_fn fold;
 };
@@ -173,6 +176,7 @@ int proj_streams_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view 
 int proj_merchants_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_events_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+int proj_customers_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 
 /* proj_streams.c: current version of a stream (0 if none); a CS code. */
 int store_stream_version_raw(MDB_txn *txn, MDB_dbi streams, const char *aggregate_id,
