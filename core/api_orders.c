@@ -12,6 +12,8 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/list_page.h"
+#include "core/cards.h"
+#include "core/scheduler.h"
 
 /* ---- the write command shared by create and confirm ---------------------- */
 
@@ -270,8 +272,12 @@ static int decide_confirm(struct store_txn *t, struct order_cmd *c, json_t *doc,
         return rc;
     char at[40];
     clock_format_rfc3339(c->now_us, at, sizeof at);
+    /* Confirming completes the checkout: the held first instalment is captured. */
+    json_t *first = json_array_get(json_object_get(json_object_get(doc, "plan"), "schedule"), 0);
+    json_int_t paid = json_integer_value(json_object_get(first, "amount")) + json_integer_value(json_object_get(first, "fee"));
     *type = "order.confirmed";
-    *data = json_pack("{s:s,s:s}", "confirmed_at", at, "customer_id", customer_id);
+    *data = json_pack("{s:s,s:s,s:{s:i,s:I,s:s,s:s}}", "confirmed_at", at, "customer_id", customer_id,
+                      "payment", "instalment", 1, "amount", paid, "paid_at", at, "result", "approved");
     return *data ? 0 : CS_ENOMEM;
 }
 
@@ -288,9 +294,15 @@ static int decide_cancel(struct store_txn *t, struct order_cmd *c, json_t *doc, 
         return rc;
     char at[40];
     clock_format_rfc3339(c->now_us, at, sizeof at);
+    /* A held first instalment is released; a captured one (confirmed order)
+     * is refunded in full: nothing was shipped. */
+    const char *hold = json_string_value(json_object_get(json_object_get(doc, "hold"), "status"));
+    int captured = hold && strcmp(hold, "captured") == 0;
     *type = "order.cancelled";
-    *data = json_pack("{s:O,s:O,s:s}", "reason", json_object_get(c->params, "reason"), "comment",
-                      json_object_get(c->params, "comment"), "cancelled_at", at);
+    *data = json_pack("{s:O,s:O,s:s,s:{s:s},s:O}", "reason", json_object_get(c->params, "reason"), "comment",
+                      json_object_get(c->params, "comment"), "cancelled_at", at, "hold", "status",
+                      captured ? "refunded" : "released", "amount_refunded",
+                      captured ? json_object_get(doc, "amount_paid") : json_object_get(doc, "amount_refunded"));
     return *data ? 0 : CS_ENOMEM;
 }
 
@@ -334,7 +346,7 @@ static struct order_cmd *order_cmd_new(struct req_ctx *rc, write_exec_fn exec)
     snprintf(c->merchant_id, sizeof c->merchant_id, "%s", rc->merchant_id);
     c->livemode = rc->livemode;
     snprintf(c->actor, sizeof c->actor, "%s", rc->actor);
-    c->now_us = clock_now_us();
+    c->now_us = merchant_now_us(rc->app, rc->merchant_id, rc->livemode);
     c->expected_version = -1;
     const char *key = http_header(rc->req, "idempotency-key");
     if (key) {
@@ -389,10 +401,22 @@ void api_orders_create(struct req_ctx *rc)
         respond_error(rc);
         return;
     }
-    json_decref(body);
     struct order_cmd *c = order_cmd_new(rc, exec_create);
     if (!c) {
+        json_decref(body);
         json_decref(draft);
+        return;
+    }
+    /* The card: read and forgotten; only its facts go further. */
+    struct card_facts card;
+    json_t *card_in = json_object_get(body, "card");
+    int card_rc = !card_in ? cs_fail(&rc->diag, CS_EMISSING, "card", "card is required: the first instalment is held on it")
+                           : card_read(card_in, "card", c->now_us, rc->app->card_key, &card, &rc->diag);
+    json_decref(body);
+    if (card_rc) {
+        json_decref(draft);
+        order_cmd_free(c);
+        respond_error(rc);
         return;
     }
     const char *decision = NULL;
@@ -404,6 +428,18 @@ void api_orders_create(struct req_ctx *rc)
         return;
     }
     c->decision = decision;
+    /* The first instalment (and its fee) is held on the card while the order
+     * is decided and confirmed (docs/events.md "Card hold"). */
+    json_t *first = json_array_get(json_object_get(json_object_get(draft, "plan"), "schedule"), 0);
+    int64_t hold = json_integer_value(json_object_get(first, "amount")) + json_integer_value(json_object_get(first, "fee"));
+    struct acq_result auth;
+    acquirer_authorize(&card, hold, 0, &auth);
+    if (auth.outcome != ACQ_APPROVED) {
+        json_decref(draft);
+        order_cmd_free(c);
+        respond_fail(rc, CS_ECARD, "card", "the card was declined (%s): %s", auth.code, auth.message);
+        return;
+    }
     if (id_new("ord", c->now_us, c->order_id, sizeof c->order_id) != 0) {
         json_decref(draft);
         order_cmd_free(c);
@@ -427,6 +463,11 @@ void api_orders_create(struct req_ctx *rc)
         json_object_set_new(c->order, "cancellation", json_null());
         json_object_set_new(c->order, "shipments", json_array());
         json_object_set_new(c->order, "shipped_amount", json_integer(0));
+        json_object_set_new(c->order, "amount_paid", json_integer(0));
+        json_object_set_new(c->order, "amount_refunded", json_integer(0));
+        json_object_set_new(c->order, "card", card_facts_json(&card));
+        json_object_set_new(c->order, "hold", json_pack("{s:I,s:s,s:s}", "amount", (json_int_t)hold,
+                                                        "status", "held", "authorized_at", created));
     }
     json_decref(draft);
     if (!c->order) {
@@ -586,12 +627,14 @@ struct list_state {
 static int list_visit(void *ctx, const char *order_id, const MDB_val *doc)
 {
     struct list_state *ls = ctx;
-    if (ls->status || ls->shop || ls->created_gte[0] || ls->created_lte[0]) {
+    {
         json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
         const char *st = json_string_value(json_object_get(o, "status"));
         const char *sh = json_string_value(json_object_get(o, "shop"));
         const char *cr = json_string_value(json_object_get(o, "created"));
+        /* Expired reviews and abandoned checkouts never show in lists (seed 001). */
         int keep = o && st && sh && cr && (!ls->status || strcmp(st, ls->status) == 0) &&
+                   strcmp(st, "expired") != 0 && strcmp(st, "abandoned") != 0 &&
                    (!ls->shop || strcmp(sh, ls->shop) == 0) &&
                    (!ls->created_gte[0] || strcmp(cr, ls->created_gte) >= 0) &&
                    (!ls->created_lte[0] || strcmp(cr, ls->created_lte) <= 0);

@@ -11,14 +11,17 @@
 #include "lua/policy.h"
 
 struct writer;
+struct scheduler;
 
 struct app {
     uv_loop_t *loop;
     struct store *store;
     struct writer *writer;
+    struct scheduler *scheduler;
     struct policy_engine *policy;
     struct http_server *http;
     char operator_token_sha256[65];   /* "" when the operator API is off */
+    uint8_t card_key[32];             /* card fingerprints (core/keys.c) */
     int stopping;
     uint64_t started_ns;
 };

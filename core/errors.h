@@ -13,6 +13,7 @@
     X(CS_EAMOUNT,       400, "invalid_request_error", "amount_invalid") \
     X(CS_ECURRENCY,     400, "invalid_request_error", "currency_invalid") \
     X(CS_EAUTH,         401, "authentication_error",  "api_key_invalid") \
+    X(CS_ECARD,         402, "card_error",            "card_declined") \
     X(CS_EFORBIDDEN,    403, "permission_error",      "forbidden") \
     X(CS_ENOTFOUND,     404, "invalid_request_error", "resource_missing") \
     X(CS_EROUTE,        404, "invalid_request_error", "route_unknown") \

@@ -50,6 +50,22 @@ _Static_assert(CS_HTTP_BODY_BYTES_MAX <= CS_ARENA_BYTES_MAX, "a body fits the ar
 #define CS_WRITER_BATCH_MAX            1024u           /* commands in one transaction */
 #define CS_WRITER_QUEUE_MAX            65536u          /* beyond it: 503 */
 
+/* Webhooks (core/webhooks.c, core/api_webhooks.c, core/webhook_worker.c). */
+#define CS_WEBHOOK_URL_BYTES_MAX       2048u
+#define CS_WEBHOOK_ENDPOINTS_MAX       16u             /* per merchant and mode */
+#define CS_WEBHOOK_FILTERS_MAX         64u             /* enabled_events entries */
+#define CS_WEBHOOK_DESCRIPTION_BYTES_MAX 500u
+#define CS_WEBHOOK_TIMEOUT_MS          10000u          /* one attempt: resolve, connect, TLS, answer */
+#define CS_WEBHOOK_INFLIGHT_MAX        64u             /* attempts in flight, all endpoints */
+#define CS_WEBHOOK_ENDPOINT_INFLIGHT_MAX 4u            /* per endpoint: a dead one holds at most this */
+#define CS_WEBHOOK_EXCERPT_BYTES_MAX   1024u           /* response body kept in the delivery log */
+#define CS_WEBHOOK_RESPONSE_HEAD_BYTES_MAX (16u * 1024) /* status line + headers we accept */
+#define CS_WEBHOOK_SCAN_ROWS_MAX       10000u          /* outbox rows looked at per pass */
+#define CS_WEBHOOK_POLL_MS             1000u           /* the worker looks at the outbox at least this often */
+#define CS_WEBHOOK_OVERLAP_S_DEFAULT   86400           /* old secret still signs this long after a rotation */
+#define CS_WEBHOOK_OVERLAP_S_MAX       (7 * 86400)
+#define CS_WEBHOOK_REDELIVER_MAX       1000u           /* events one redeliver request may queue */
+
 /* Lua (lua/). */
 #define CS_LUA_INSTRUCTIONS_MAX        1000000u        /* per policy call */
 #define CS_LUA_MEMORY_BYTES_MAX        (32u << 20)     /* per lua_State */

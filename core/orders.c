@@ -11,7 +11,7 @@ const char *const order_plans[] = {"pay_in_3", "instalments_6", "instalments_9",
                                    "instalments_18", "instalments_24", NULL};
 
 static const char *const order_keys[] = {"reference", "shop", "currency", "amount", "plan",
-                                         "lines", "customer", "metadata", NULL};
+                                         "lines", "customer", "metadata", "card", NULL};
 static const char *const line_keys[] = {"type", "reference", "name", "unit_price", "quantity",
                                         "tax_rate", NULL};
 static const char *const customer_keys[] = {"first_name", "last_name", "email", "phone",

@@ -43,6 +43,8 @@ void api_orders_activity(struct req_ctx *rc);
 void api_customers_list(struct req_ctx *rc);
 void api_customers_get(struct req_ctx *rc);
 void api_events_list(struct req_ctx *rc);
+void api_test_clock_get(struct req_ctx *rc);
+void api_test_clock_advance(struct req_ctx *rc);
 void api_admin_reload(struct req_ctx *rc);
 
 #endif

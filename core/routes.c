@@ -21,6 +21,9 @@ const struct route routes[] = {
     {"GET",  "/v1/customers",              api_customers_list, ROUTE_MERCHANT, "listCustomers"},
     {"GET",  "/v1/customers/{id}",         api_customers_get,  ROUTE_MERCHANT, "getCustomer"},
     {"GET",  "/v1/events",                 api_events_list,    ROUTE_MERCHANT, "listEvents"},
+    {"GET",  "/v1/test_clock",             api_test_clock_get, ROUTE_MERCHANT, "getTestClock"},
+    {"POST", "/v1/test_clock/advance",     api_test_clock_advance,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_JSON_BODY, "advanceTestClock"},
     {"POST", "/v1/admin/policies/reload",  api_admin_reload,   ROUTE_OPERATOR | ROUTE_JSON_BODY, "reloadPolicies"},
     {NULL, NULL, NULL, 0, NULL},
 };

@@ -12,6 +12,8 @@
 #include "core/router.h"
 #include "core/writer.h"
 #include "core/crypto.h"
+#include "core/keys.h"
+#include "core/scheduler.h"
 
 struct server {
     struct app app;
@@ -21,6 +23,8 @@ struct server {
 static void on_http_closed(void *ctx)
 {
     struct server *s = ctx;
+    scheduler_stop(s->app.scheduler);
+    s->app.scheduler = NULL;
     writer_stop(s->app.writer);
     writer_free(s->app.writer);
     s->app.writer = NULL;
@@ -73,10 +77,18 @@ int server_run(const struct serve_options *o)
     if (o->operator_token && o->operator_token[0])
         crypto_sha256_hex(o->operator_token, strlen(o->operator_token), s.app.operator_token_sha256);
 
+    if (keys_load(o->data_dir, "card-fingerprint.key", s.app.card_key) != 0) {
+        fprintf(stderr, "caisse: cannot read or create %s/card-fingerprint.key\n", o->data_dir);
+        return 1;
+    }
     s.app.loop = uv_default_loop();
     s.app.started_ns = uv_hrtime();
     if (writer_start(&s.app.writer, s.app.store, s.app.loop) != 0) {
         fprintf(stderr, "caisse: cannot start the writer thread\n");
+        return 1;
+    }
+    if (scheduler_start(&s.app, &s.app.scheduler) != 0) {
+        fprintf(stderr, "caisse: cannot start the scheduler\n");
         return 1;
     }
     struct http_server_options ho = {.host = o->host, .port = o->port, .handler = router_handle,

@@ -202,6 +202,8 @@ int store_event_append(struct store_txn *t, const struct event_in *ev, struct ev
         err = CS_EIO;   /* the record is written, the projections are not */
     if (!err)
         err = store_projections_apply(t->txn, dbi, &v);
+    if (!err && t->store->observer)   /* e.g. the webhook outbox: same transaction */
+        err = t->store->observer(t, &v, t->store->observer_ctx);
     if (!err && out) {
         memset(out, 0, sizeof *out);
         out->seq = seq;

@@ -69,6 +69,31 @@ static void copy_string(json_t *doc, const char *key, json_t *data, const char *
         json_object_set(doc, key, s);
 }
 
+/* The card hold's status moves ("held" -> "captured" | "released" | "refunded"). */
+static void hold_set(json_t *doc, const char *status)
+{
+    json_t *hold = json_object_get(doc, "hold");
+    if (json_is_object(hold))
+        json_object_set_new(hold, "status", json_string(status));
+}
+
+/* data.payment = {"instalment": n, "amount": principal+fee, "paid_at"}: that
+ * instalment is paid and the order's amount_paid grows. */
+static void fold_payment(json_t *doc, json_t *data)
+{
+    json_t *pay = json_object_get(data, "payment");
+    if (!json_is_object(pay))
+        return;
+    json_int_t n = json_integer_value(json_object_get(pay, "instalment"));
+    json_t *inst = json_array_get(json_object_get(json_object_get(doc, "plan"), "schedule"), (size_t)(n - 1));
+    if (json_is_object(inst)) {
+        json_object_set_new(inst, "status", json_string("paid"));
+        json_object_set(inst, "paid_at", json_object_get(pay, "paid_at"));
+    }
+    json_int_t paid = json_integer_value(json_object_get(doc, "amount_paid"));
+    json_object_set_new(doc, "amount_paid", json_integer(paid + json_integer_value(json_object_get(pay, "amount"))));
+}
+
 /* order.shipped: the shipment joins the document, each line's shipped
  * quantity grows, and the amount and status decided at command time apply. */
 static void fold_shipped(json_t *doc, json_t *data)
@@ -137,6 +162,7 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             decision = "approved";
         } else if (strcmp(v->type, "order.rejected") == 0) {
             json_object_set_new(doc, "status", json_string("rejected"));
+            hold_set(doc, "released");   /* at once, on rejection */
             decision = "rejected";
         } else if (strcmp(v->type, "order.review_requested") == 0) {
             decision = "review";   /* status stays "pending" */
@@ -144,12 +170,23 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             json_object_set_new(doc, "status", json_string("confirmed"));
             copy_string(doc, "confirmed_at", v->data, "confirmed_at");
             copy_string(doc, "customer_id", v->data, "customer_id");
+            hold_set(doc, "captured");   /* the first instalment is paid */
+            fold_payment(doc, v->data);
         } else if (strcmp(v->type, "order.cancelled") == 0) {
             json_object_set_new(doc, "status", json_string("cancelled"));
             json_t *c = json_pack("{s:O?,s:O?,s:O?}", "reason", json_object_get(v->data, "reason"),
                                   "comment", json_object_get(v->data, "comment"), "cancelled_at",
                                   json_object_get(v->data, "cancelled_at"));
             json_object_set_new(doc, "cancellation", c ? c : json_null());
+            const char *hold = json_string_value(json_object_get(json_object_get(v->data, "hold"), "status"));
+            if (hold)
+                hold_set(doc, hold);
+            json_t *refunded = json_object_get(v->data, "amount_refunded");
+            if (json_is_integer(refunded))
+                json_object_set(doc, "amount_refunded", refunded);
+        } else if (strcmp(v->type, "order.expired") == 0 || strcmp(v->type, "order.abandoned") == 0) {
+            json_object_set_new(doc, "status", json_string(v->type + 6));   /* "expired", "abandoned" */
+            hold_set(doc, "released");
         } else if (strcmp(v->type, "order.shipped") == 0) {
             fold_shipped(doc, v->data);
         }

@@ -10,6 +10,10 @@ const struct store_projection store_projections[] = {
     { "events_by_merchant", { DBI_EVENTS_BY_MERCHANT }, 1, proj_events_fold },
     { "customers", { DBI_CUSTOMERS, DBI_CUSTOMERS_BY_MERCHANT, DBI_CUSTOMERS_BY_DOCUMENT }, 3,
       proj_customers_fold },
+    { "schedule", { DBI_SCHEDULE, DBI_SCHEDULE_JOBS }, 2, proj_schedule_fold },
+    { "test_clocks", { DBI_TEST_CLOCKS }, 1, proj_test_clocks_fold },
+    { "webhook_endpoints", { DBI_WEBHOOK_ENDPOINTS, DBI_WEBHOOK_ENDPOINTS_BY_MERCHANT }, 2,
+      proj_webhooks_fold },
 };
 const unsigned store_projections_n = sizeof store_projections / sizeof store_projections[0];
 

@@ -21,6 +21,14 @@ const char *const store_dbi_names[DBI__COUNT] = {
     [DBI_CUSTOMERS] = "customers",
     [DBI_CUSTOMERS_BY_MERCHANT] = "customers_by_merchant",
     [DBI_CUSTOMERS_BY_DOCUMENT] = "customers_by_document",
+    [DBI_SCHEDULE] = "schedule",
+    [DBI_SCHEDULE_JOBS] = "schedule_jobs",
+    [DBI_TEST_CLOCKS] = "test_clocks",
+    [DBI_WEBHOOK_ENDPOINTS] = "webhook_endpoints",
+    [DBI_WEBHOOK_ENDPOINTS_BY_MERCHANT] = "webhook_endpoints_by_merchant",
+    [DBI_WEBHOOK_OUTBOX] = "webhook_outbox",
+    [DBI_WEBHOOK_ATTEMPTS] = "webhook_attempts",
+    [DBI_WEBHOOK_HEALTH] = "webhook_health",
 };
 
 /* ---- errors --------------------------------------------------------------- */

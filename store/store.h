@@ -167,6 +167,15 @@ int store_customers_by_document(struct store_txn *t, const char *merchant_id, in
                                 int (*fn)(void *ctx, const char *customer_id, const MDB_val *doc),
                                 void *ctx);
 
+/* The scheduler's view (store/proj_schedule.c): a test-mode merchant's clock
+ * offset (0 when never advanced); every pending job as JSON
+ * {"id","kind","aggregate_id","merchant","livemode","due_us"}, earliest
+ * first (fn returns nonzero to stop); whether job `job_id` is still pending
+ * (0) or gone (CS_ENOENT). */
+int store_test_clock_offset(struct store_txn *t, const char *merchant_id, int livemode, int64_t *offset_us);
+int store_schedule_each(struct store_txn *t, int (*fn)(void *ctx, const char *job_json, size_t len), void *ctx);
+int store_schedule_has(struct store_txn *t, const char *job_id);
+
 /* ---- idempotency -------------------------------------------------------- */
 
 struct idem_record {
@@ -208,6 +217,60 @@ struct dump_filter {
 };
 /* Writes matching events as NDJSON (one event JSON per line). */
 int store_events_dump(struct store *s, const struct dump_filter *f, FILE *out, uint64_t *count);
+
+/* ---- observers of the append path ---------------------------------------- */
+
+/* Called by store_event_append() for every event, inside its write transaction,
+ * after the projections were folded (v: seq, time, ids, type, data and json are
+ * set; valid during the call). A nonzero return fails the transaction (sticky),
+ * so what the observer writes is committed with the event or not at all. Never
+ * called by replay. Set it once, before the writer starts. */
+typedef int (*store_append_observer_fn)(struct store_txn *t, const struct event_view *v, void *ctx);
+void store_set_append_observer(struct store *s, store_append_observer_fn fn, void *ctx);
+
+/* ---- webhooks (store/webhooks.c) ----------------------------------------- */
+
+/* The `webhook_endpoints` projection: the endpoint document (with its
+ * encrypted secrets; the API strips them). CS_ENOENT if absent or deleted. */
+int store_webhook_endpoint_get(struct store_txn *t, const char *id, MDB_val *doc);
+/* Visits a merchant's endpoints (one mode) in id (= creation) order, after
+ * `after_id` if non-NULL; fn gets the enabled flag and the event filters as
+ * consecutive NUL-terminated strings (filters_len bytes in all). */
+int store_webhook_routes_each(struct store_txn *t, const char *merchant_id, int livemode,
+                              const char *after_id,
+                              int (*fn)(void *ctx, const char *endpoint_id, int enabled,
+                                        const char *filters, size_t filters_len),
+                              void *ctx);
+
+/* The outbox: one row per (endpoint, event) to deliver, keyed by due time.
+ * Delivery state, not a projection: replay does not rebuild it. */
+struct webhook_outbox_row {
+    int64_t due_us;               /* next attempt, platform time */
+    char msg_id[CS_ID_BYTES_MAX]; /* the webhook-id, stable across retries */
+    char endpoint_id[CS_ID_BYTES_MAX];
+    uint64_t seq;                 /* the event */
+    uint32_t attempt;             /* attempts already made */
+    int64_t first_us;             /* when the row was first written */
+};
+int store_webhook_outbox_put(struct store_txn *t, const struct webhook_outbox_row *r);
+/* CS_ENOENT (not sticky) if there is no such row. */
+int store_webhook_outbox_delete(struct store_txn *t, int64_t due_us, const char *msg_id);
+/* Rows in due order; fn returns nonzero to stop. */
+int store_webhook_outbox_each(struct store_txn *t,
+                              int (*fn)(void *ctx, const struct webhook_outbox_row *r), void *ctx);
+
+/* The delivery log of an endpoint: attempt id ("wha_…", time-sortable) ->
+ * attempt JSON; visited newest first, before `before_id` if non-NULL
+ * (CS_EPARAM if that is not a valid id). */
+int store_webhook_attempt_put(struct store_txn *t, const char *endpoint_id, const char *attempt_id,
+                              const char *json, size_t len);
+int store_webhook_attempts_each(struct store_txn *t, const char *endpoint_id, const char *before_id,
+                                int (*fn)(void *ctx, const char *attempt_id, const MDB_val *doc),
+                                void *ctx);
+
+/* Since when an endpoint has failed without a success in between (0: healthy). */
+int store_webhook_health_get(struct store_txn *t, const char *endpoint_id, int64_t *failing_since_us);
+int store_webhook_health_put(struct store_txn *t, const char *endpoint_id, int64_t failing_since_us);
 
 /* ---- fault injection (CAISSE_FAULTS builds) ------------------------------ */
 enum store_fault { STORE_FAULT_NONE, STORE_FAULT_COMMIT_FAIL, STORE_FAULT_APPEND_FAIL };

@@ -21,6 +21,14 @@ enum store_dbi {
     DBI_CUSTOMERS,
     DBI_CUSTOMERS_BY_MERCHANT,
     DBI_CUSTOMERS_BY_DOCUMENT,
+    DBI_SCHEDULE,
+    DBI_SCHEDULE_JOBS,
+    DBI_TEST_CLOCKS,
+    DBI_WEBHOOK_ENDPOINTS,             /* projection webhook_endpoints (store/webhooks.c) */
+    DBI_WEBHOOK_ENDPOINTS_BY_MERCHANT,
+    DBI_WEBHOOK_OUTBOX,                /* delivery state, not projections: not replayed */
+    DBI_WEBHOOK_ATTEMPTS,
+    DBI_WEBHOOK_HEALTH,
     DBI__COUNT
 };
 extern const char *const store_dbi_names[DBI__COUNT];
@@ -71,6 +79,9 @@ struct store {
     pthread_mutex_t cache_mu;
     MDB_txn *cache[STORE_READ_TXN_CACHE];
     unsigned cache_n;
+
+    store_append_observer_fn observer;   /* store_set_append_observer(); NULL: none */
+    void *observer_ctx;
 };
 
 /* store.c ------------------------------------------------------------------ */
@@ -177,6 +188,9 @@ int proj_merchants_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_vie
 int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_events_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_customers_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+int proj_test_clocks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+int proj_webhooks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 
 /* proj_streams.c: current version of a stream (0 if none); a CS code. */
 int store_stream_version_raw(MDB_txn *txn, MDB_dbi streams, const char *aggregate_id,

@@ -183,7 +183,7 @@ class Client:
 
 
 def order_body(amount_lines=((10000, 3),), plan="pay_in_3", email=None, currency="EUR", reference=None,
-               shop="main", **extra):
+               shop="main", card="4242424242424242", **extra):
     """A valid checkout body; amount is the sum of the lines."""
     lines = [{"type": "product", "reference": f"SKU-{i}", "name": f"Item {i}", "unit_price": p,
               "quantity": q, "tax_rate": 2000} for i, (p, q) in enumerate(amount_lines)]
@@ -202,6 +202,7 @@ def order_body(amount_lines=((10000, 3),), plan="pay_in_3", email=None, currency
             "id_document": {"type": "national_id", "number": "X4RTBPFW4"},
             "billing_address": {"line1": "1 rue de Rivoli", "postal_code": "75001", "city": "Paris", "country": "FR"},
         },
+        "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"},
     }
     body.update(extra)
     return body

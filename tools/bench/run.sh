@@ -197,7 +197,7 @@ BASE="http://127.0.0.1:$DURABLE_PORT"
 # the POST body template (a valid checkout; __REF__ becomes a unique reference)
 BODY="$T/body.json"
 cat >"$BODY" <<'EOF'
-{"reference":"__REF__","shop":"main","currency":"EUR","amount":30000,"plan":"pay_in_3","lines":[{"type":"product","reference":"SKU-0","name":"Item 0","unit_price":10000,"quantity":3,"tax_rate":2000}],"customer":{"first_name":"Camille","last_name":"Martin","email":"camille.martin@example.com","phone":"+33612345678","birth_date":"1990-04-12","id_document":{"type":"national_id","number":"X4RTBPFW4"},"billing_address":{"line1":"1 rue de Rivoli","postal_code":"75001","city":"Paris","country":"FR"}}}
+{"reference":"__REF__","shop":"main","currency":"EUR","amount":30000,"plan":"pay_in_3","lines":[{"type":"product","reference":"SKU-0","name":"Item 0","unit_price":10000,"quantity":3,"tax_rate":2000}],"customer":{"first_name":"Camille","last_name":"Martin","email":"camille.martin@example.com","phone":"+33612345678","birth_date":"1990-04-12","id_document":{"type":"national_id","number":"X4RTBPFW4"},"billing_address":{"line1":"1 rue de Rivoli","postal_code":"75001","city":"Paris","country":"FR"}},"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}
 EOF
 # one request by hand: a wrong body would otherwise only show as wrk status errors
 probe="$(sed 's/__REF__/bench-probe/' "$BODY" | curl -sS --max-time 10 -o "$T/probe.json" -w '%{http_code}' \
