@@ -1,4 +1,3 @@
-#define _GNU_SOURCE /* strcasestr */
 /* GET /v1/customers and /v1/customers/{id}: the customer card (seeds 000,
  * 003). Customers are a projection of customer.created and order.confirmed. */
 #include <stdio.h>
@@ -7,6 +6,7 @@
 #include "core/router.h"
 #include "core/ids.h"
 #include "core/list_page.h"
+#include "core/text.h"
 
 /* 1 if the customer document is this merchant's in this mode. */
 static int own(json_t *o, struct req_ctx *rc)
@@ -53,7 +53,8 @@ static int search_visit(void *ctx, const char *customer_id, const MDB_val *doc)
         json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
         const char *first = json_string_value(json_object_get(o, "first_name"));
         const char *last = json_string_value(json_object_get(o, "last_name"));
-        int hit = (first && strcasestr(first, s->query)) || (last && strcasestr(last, s->query));
+        int hit = (first && utf8_contains_folded(first, s->query)) ||
+                  (last && utf8_contains_folded(last, s->query));
         json_decref(o);
         if (!hit)
             return 0;

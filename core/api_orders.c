@@ -620,6 +620,7 @@ void api_orders_get(struct req_ctx *rc)
 struct list_state {
     const char *status;       /* NULL: any */
     const char *shop;
+    int confirmed_only;       /* confirmed_at set */
     char created_gte[40], created_lte[40];   /* RFC 3339, "" if open */
     struct list_page page;
 };
@@ -635,6 +636,7 @@ static int list_visit(void *ctx, const char *order_id, const MDB_val *doc)
         /* Expired reviews and abandoned checkouts never show in lists (seed 001). */
         int keep = o && st && sh && cr && (!ls->status || strcmp(st, ls->status) == 0) &&
                    strcmp(st, "expired") != 0 && strcmp(st, "abandoned") != 0 &&
+                   (!ls->confirmed_only || json_is_string(json_object_get(o, "confirmed_at"))) &&
                    (!ls->shop || strcmp(sh, ls->shop) == 0) &&
                    (!ls->created_gte[0] || strcmp(cr, ls->created_gte) >= 0) &&
                    (!ls->created_lte[0] || strcmp(cr, ls->created_lte) <= 0);
@@ -680,9 +682,11 @@ void api_orders_list(struct req_ctx *rc)
             return;
         }
     }
-    /* Only confirmed orders by default: abandoned and refused checkouts are not
-     * the merchant's business (seeds 000, 002). */
-    ls.status = !status ? "confirmed" : strcmp(status, "all") == 0 ? NULL : status;
+    /* By default the orders the merchant has confirmed, whatever became of
+     * them since (shipped, cancelled...): abandoned and refused checkouts are
+     * not the merchant's business (seeds 000, 002). */
+    ls.confirmed_only = !status;
+    ls.status = !status || strcmp(status, "all") == 0 ? NULL : status;
     ls.shop = query_param(rc, "shop");
     const char *cursor = query_param(rc, "cursor");
     if (list_parse_limit(rc, &limit) ||
