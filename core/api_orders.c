@@ -320,10 +320,14 @@ static int decide_ship(struct store_txn *t, struct order_cmd *c, json_t *doc, co
     clock_format_rfc3339(c->now_us, at, sizeof at);
     json_t *lines = json_object_get(c->params, "lines");
     *type = "order.shipped";
-    return order_decide_shipment(doc, json_is_array(lines) ? lines : NULL, id,
-                                 json_string_value(json_object_get(c->params, "carrier")),
-                                 json_string_value(json_object_get(c->params, "tracking_number")), at,
-                                 data, &c->base.diag);
+    int rc = order_decide_shipment(doc, json_is_array(lines) ? lines : NULL, id,
+                                   json_string_value(json_object_get(c->params, "carrier")),
+                                   json_string_value(json_object_get(c->params, "tracking_number")), at,
+                                   data, &c->base.diag);
+    /* The first shipment starts the shopper's schedule (seed 000). */
+    if (rc == 0 && json_array_size(json_object_get(doc, "shipments")) == 0)
+        json_object_set_new(*data, "next_charge", order_next_charge(doc, 0, c->now_us));
+    return rc;
 }
 
 static int exec_ship(struct store_txn *t, struct write_cmd *wc)
@@ -663,7 +667,7 @@ static int parse_time_param(struct req_ctx *rc, const char *name, char *out, siz
 void api_orders_list(struct req_ctx *rc)
 {
     static const char *const statuses[] = {"pending", "approved", "rejected", "confirmed", "cancelled",
-                                           "partially_shipped", "shipped", "all", NULL};
+                                           "partially_shipped", "shipped", "completed", "all", NULL};
     static const char *const params[] = {"limit", "cursor", "status", "shop", "created[gte]", "created[lte]", NULL};
     struct list_state ls = {0};
     unsigned limit;
@@ -678,7 +682,7 @@ void api_orders_list(struct req_ctx *rc)
             ok |= strcmp(*s, status) == 0;
         if (!ok) {
             respond_fail(rc, CS_EPARAM, "status", "status must be pending, approved, rejected, confirmed, "
-                         "cancelled, partially_shipped, shipped or all");
+                         "cancelled, partially_shipped, shipped, completed or all");
             return;
         }
     }

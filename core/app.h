@@ -12,12 +12,14 @@
 
 struct writer;
 struct scheduler;
+struct webhooks;
 
 struct app {
     uv_loop_t *loop;
     struct store *store;
     struct writer *writer;
     struct scheduler *scheduler;
+    struct webhooks *webhooks;        /* core/webhooks.h */
     struct policy_engine *policy;
     struct http_server *http;
     char operator_token_sha256[65];   /* "" when the operator API is off */

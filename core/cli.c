@@ -114,7 +114,8 @@ int cli_serve(int argc, char **argv)
     static const char *const with_value[] = {"--data", "--listen", "--config", "--policy-dir",
                                              "--operator-token-file", "--map-max-bytes",
                                              "--header-timeout-ms", "--body-timeout-ms",
-                                             "--idle-timeout-ms", NULL};
+                                             "--idle-timeout-ms", "--webhook-ca-file",
+                                             "--webhook-backoff-scale", NULL};
     static const char *const flags[] = {"--unsafe-nosync", NULL};
     if (check_opts(argc, argv, with_value, flags))
         return 2;
@@ -209,6 +210,19 @@ int cli_serve(int argc, char **argv)
         o.operator_token = getenv("CAISSE_OPERATOR_TOKEN");
     }
     o.unsafe_nosync = has_flag(argc, argv, "--unsafe-nosync");
+    o.webhook_ca_file = opt(argc, argv, "--webhook-ca-file");
+    if (opt(argc, argv, "--webhook-backoff-scale")) {
+        /* a test knob: 0.0001 makes the 24 h step of the retry schedule 8.6 s */
+        const char *v = opt(argc, argv, "--webhook-backoff-scale");
+        char *end;
+        double scale = strtod(v, &end);
+        if (!*v || *end || !(scale >= 1e-7 && scale <= 1.0)) {
+            fprintf(stderr, "caisse: --webhook-backoff-scale must be a number from 0.0000001 to 1\n");
+            status = 2;
+            goto out;
+        }
+        o.webhook_backoff_scale = scale;
+    }
     static const char *const timeouts[] = {"--header-timeout-ms", "--body-timeout-ms", "--idle-timeout-ms"};
     unsigned *slots[] = {&o.header_timeout_ms, &o.body_timeout_ms, &o.idle_timeout_ms};
     for (int i = 0; i < 3; i++) {

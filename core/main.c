@@ -9,6 +9,7 @@ static void usage(FILE *f)
             "usage:\n"
             "  caisse serve   [--data DIR] [--listen 127.0.0.1:8080] [--config FILE] [--policy-dir DIR]\n"
             "                 [--operator-token-file FILE] [--map-max-bytes N]\n"
+            "                 [--webhook-ca-file PEM] [--webhook-backoff-scale X (tests)]\n"
             "  caisse merchant create --name NAME --country CC [--setup-fee MINOR] [--data DIR]\n"
             "  caisse replay  [--data DIR]\n"
             "  caisse audit verify [--data DIR]\n"

@@ -6,6 +6,8 @@
 #include "core/json_in.h"
 #include "core/limits.h"
 #include "core/money.h"
+#include "core/cards.h"
+#include <time.h>
 
 const char *const order_plans[] = {"pay_in_3", "instalments_6", "instalments_9", "instalments_12",
                                    "instalments_18", "instalments_24", NULL};
@@ -649,4 +651,65 @@ int order_customer_matches(json_t *order_customer, json_t *customer_doc)
     const char *e1 = json_string_value(json_object_get(order_customer, "email"));
     const char *e2 = json_string_value(json_object_get(customer_doc, "email"));
     return (p1 && p2 && strcmp(p1, p2) == 0) || (e1 && e2 && strcasecmp(e1, e2) == 0);
+}
+
+/* ---- instalments -------------------------------------------------------------- */
+
+static int64_t due_date_us(const char *ymd)
+{
+    int y, m, d;
+    if (!ymd || clock_parse_date(ymd, &y, &m, &d) != 0)
+        return 0;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 6};
+    return (int64_t)timegm(&tm) * 1000000;
+}
+
+json_t *order_next_charge(json_t *doc, int after, int64_t now_us)
+{
+    size_t i;
+    json_t *inst;
+    json_array_foreach(json_object_get(json_object_get(doc, "plan"), "schedule"), i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if ((int)i + 1 <= after || (st && strcmp(st, "paid") == 0))
+            continue;
+        int64_t due = due_date_us(json_string_value(json_object_get(inst, "due_date")));
+        return json_pack("{s:i,s:I}", "instalment", (int)i + 1, "due_us", (json_int_t)(due > now_us ? due : now_us));
+    }
+    return json_null();
+}
+
+int order_decide_charge(json_t *doc, int64_t now_us, const char **type, json_t **data, struct cs_diag *d)
+{
+    json_t *next = order_next_charge(doc, 0, now_us);
+    if (!json_is_object(next)) {
+        json_decref(next);
+        return cs_fail(d, CS_ESTATE, "", "every instalment is paid");
+    }
+    int n = (int)json_integer_value(json_object_get(next, "instalment"));
+    json_decref(next);
+    json_t *inst = json_array_get(json_object_get(json_object_get(doc, "plan"), "schedule"), (size_t)(n - 1));
+    int64_t amount = json_integer_value(json_object_get(inst, "amount")) + json_integer_value(json_object_get(inst, "fee"));
+    int attempt = (int)json_integer_value(json_object_get(inst, "attempts")) + 1;
+    struct card_facts card;
+    if (card_facts_from_json(json_object_get(doc, "card"), &card) != 0)
+        return cs_fail(d, CS_ECORRUPT, "", "the order has no usable card");
+    struct acq_result r;
+    acquirer_authorize(&card, amount, attempt, &r);
+    char at[40];
+    clock_format_rfc3339(now_us, at, sizeof at);
+    if (r.outcome == ACQ_APPROVED) {
+        *type = "order.instalment_paid";
+        *data = json_pack("{s:{s:i,s:I,s:s,s:s,s:i},s:o}", "payment", "instalment", n, "amount",
+                          (json_int_t)amount, "paid_at", at, "result", "approved", "attempt", attempt,
+                          "next_charge", order_next_charge(doc, n, now_us));
+    } else {
+        *type = "order.instalment_failed";
+        json_t *retry = attempt < ORDER_CHARGE_ATTEMPTS_MAX
+                            ? json_pack("{s:i,s:I}", "instalment", n, "due_us", (json_int_t)(now_us + ORDER_CHARGE_RETRY_US))
+                            : json_null();
+        *data = json_pack("{s:{s:i,s:I,s:i,s:s,s:s,s:s},s:o}", "failure", "instalment", n, "amount",
+                          (json_int_t)amount, "attempt", attempt, "code", r.code, "message", r.message,
+                          "failed_at", at, "next_charge", retry);
+    }
+    return *data ? 0 : CS_ENOMEM;
 }

@@ -45,6 +45,23 @@ int order_decide_shipment(json_t *doc, json_t *lines, const char *shipment_id, c
                           const char *tracking, const char *shipped_at, json_t **data,
                           struct cs_diag *d);
 
+/* Instalment collection (docs/events.md "Instalments"). Charges run once the
+ * order has shipped, each on its due date at 06:00 UTC (or at once if that is
+ * past), on the card of the first payment. */
+#define ORDER_CHARGE_ATTEMPTS_MAX 3          /* then the failure waits for the operator */
+#define ORDER_CHARGE_RETRY_US (24LL * 3600 * 1000000)
+
+/* The next unpaid instalment of doc after `after` (0: the first unpaid), as
+ * {"instalment": n, "due_us": t} with t = max(due date 06:00 UTC, now_us);
+ * JSON null when every instalment is paid. New reference. */
+json_t *order_next_charge(json_t *doc, int after, int64_t now_us);
+
+/* Charges the due instalment of doc (attempt = failures so far + 1) through
+ * the simulated acquirer: *type is order.instalment_paid or
+ * order.instalment_failed and *data its decided data (with next_charge).
+ * CS_ESTATE if nothing is due. */
+int order_decide_charge(json_t *doc, int64_t now_us, const char **type, json_t **data, struct cs_diag *d);
+
 /* Customers: 1 if the customer document is the same shopper as the order's
  * customer (same phone, or same e-mail ignoring case; the document number was
  * matched by the index). */

@@ -46,5 +46,13 @@ void api_events_list(struct req_ctx *rc);
 void api_test_clock_get(struct req_ctx *rc);
 void api_test_clock_advance(struct req_ctx *rc);
 void api_admin_reload(struct req_ctx *rc);
+void api_webhooks_create(struct req_ctx *rc);
+void api_webhooks_list(struct req_ctx *rc);
+void api_webhooks_get(struct req_ctx *rc);
+void api_webhooks_update(struct req_ctx *rc);
+void api_webhooks_delete(struct req_ctx *rc);
+void api_webhooks_rotate(struct req_ctx *rc);
+void api_webhooks_deliveries(struct req_ctx *rc);
+void api_webhooks_redeliver(struct req_ctx *rc);
 
 #endif

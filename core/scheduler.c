@@ -5,6 +5,7 @@
 #include "core/writer.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/orders.h"
 
 #define SCHED_TICK_MS 1000u
 #define SCHED_FIRE_PER_TICK 64u
@@ -128,18 +129,26 @@ static int exec_job(struct store_txn *t, struct write_cmd *wc)
     const char *risk = json_string_value(json_object_get(doc, "risk_decision"));
     uint64_t version = (uint64_t)json_integer_value(json_object_get(doc, "version"));
     const char *type = NULL;
+    json_t *data = NULL;
     if (strcmp(c->job.kind, "order.abandon") == 0 && status && strcmp(status, "approved") == 0)
         type = "order.abandoned";
     else if (strcmp(c->job.kind, "order.expire") == 0 && status && strcmp(status, "pending") == 0 &&
              risk && strcmp(risk, "review") == 0)
         type = "order.expired";
+    else if (strcmp(c->job.kind, "order.charge") == 0 && status &&
+             (strcmp(status, "shipped") == 0 || strcmp(status, "partially_shipped") == 0) &&
+             order_decide_charge(doc, c->time_us, &type, &data, &wc->diag) != 0)
+        type = NULL;
+    if (type && !data)
+        data = json_pack("{s:{s:s}}", "hold", "status", "released");
     json_decref(doc);
     if (!type)
         return write_cmd_reply(wc, 200, "{}", 2);   /* stale: nothing to do */
     char evt[CS_ID_BYTES_MAX];
-    if (id_new("evt", c->time_us, evt, sizeof evt) != 0)
+    if (id_new("evt", c->time_us, evt, sizeof evt) != 0) {
+        json_decref(data);
         return write_cmd_fail(wc, CS_EINTERNAL);
-    json_t *data = json_pack("{s:{s:s}}", "hold", "status", "released");
+    }
     struct event_in ev = {.id = evt, .type = type, .aggregate_id = c->job.aggregate_id,
                           .expected_version = version, .merchant_id = c->job.merchant_id,
                           .livemode = c->job.livemode, .actor = "scheduler", .time_us = c->time_us,

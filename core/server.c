@@ -14,9 +14,12 @@
 #include "core/crypto.h"
 #include "core/keys.h"
 #include "core/scheduler.h"
+#include "core/webhooks.h"
+#include "core/webhook_worker.h"
 
 struct server {
     struct app app;
+    struct webhooks webhooks;
     uv_signal_t sig_term, sig_int, sig_hup;
 };
 
@@ -25,9 +28,12 @@ static void on_http_closed(void *ctx)
     struct server *s = ctx;
     scheduler_stop(s->app.scheduler);
     s->app.scheduler = NULL;
+    webhook_worker_stop(s->webhooks.worker);   /* before the writer: it submits commands */
     writer_stop(s->app.writer);
     writer_free(s->app.writer);
     s->app.writer = NULL;
+    webhook_worker_free(s->webhooks.worker);
+    s->webhooks.worker = NULL;
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
@@ -81,10 +87,26 @@ int server_run(const struct serve_options *o)
         fprintf(stderr, "caisse: cannot read or create %s/card-fingerprint.key\n", o->data_dir);
         return 1;
     }
+    /* Webhooks: the master key encrypts endpoint secrets; the observer writes
+     * the outbox in each append's transaction. */
+    if (webhook_master_key_load(o->data_dir, s.webhooks.master_key, &d) != 0) {
+        fprintf(stderr, "caisse: %s\n", d.message);
+        return 1;
+    }
+    s.webhooks.backoff_scale = o->webhook_backoff_scale > 0 ? o->webhook_backoff_scale : 1.0;
+    s.webhooks.ca_file = o->webhook_ca_file ? o->webhook_ca_file : "/etc/ssl/certs/ca-certificates.crt";
+    s.webhooks.data_dir = o->data_dir;
+    s.app.webhooks = &s.webhooks;
+    store_set_append_observer(s.app.store, webhooks_observe, &s.webhooks);
     s.app.loop = uv_default_loop();
     s.app.started_ns = uv_hrtime();
     if (writer_start(&s.app.writer, s.app.store, s.app.loop) != 0) {
         fprintf(stderr, "caisse: cannot start the writer thread\n");
+        return 1;
+    }
+    writer_set_commit_hook(s.app.writer, webhooks_on_commit, &s.webhooks);
+    if (webhook_worker_start(&s.webhooks.worker, &s.webhooks, s.app.store, s.app.writer, &d) != 0) {
+        fprintf(stderr, "caisse: cannot start the webhook worker: %s\n", d.message);
         return 1;
     }
     if (scheduler_start(&s.app, &s.app.scheduler) != 0) {

@@ -11,6 +11,8 @@ struct serve_options {
     uint64_t map_bytes_max;          /* 0: default */
     int unsafe_nosync;               /* benchmark only: MDB_NOSYNC */
     unsigned header_timeout_ms, body_timeout_ms, idle_timeout_ms; /* 0: limits.h */
+    const char *webhook_ca_file;     /* PEM bundle for HTTPS webhooks; NULL: the system's */
+    double webhook_backoff_scale;    /* test knob: multiplies the retry schedule; 0: 1.0 */
 };
 
 /* Runs the server until SIGTERM/SIGINT; returns the process exit status. */

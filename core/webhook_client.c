@@ -5,6 +5,7 @@
  * request -> parse the response with llhttp -> done. A timer bounds it all.
  * The struct lives until every libuv object it embeds is finished: the lookup
  * request has called back, the socket and the timer are closed (`refs`). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,14 +197,8 @@ static void feed(struct whc_conn *c, const char *data, size_t len)
 {
     if (c->finished)
         return;
-    if (!c->headers_done) {
+    if (!c->headers_done)
         c->head_bytes += len;
-        if (c->head_bytes > CS_WEBHOOK_RESPONSE_HEAD_BYTES_MAX + len && !c->headers_done) {
-            finish(c, "bad_response", "the response head is larger than %u bytes",
-                   CS_WEBHOOK_RESPONSE_HEAD_BYTES_MAX);
-            return;
-        }
-    }
     llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
     if (c->message_done || (e == HPE_PAUSED && c->headers_done)) {
         finish(c, NULL, NULL);

@@ -18,6 +18,7 @@
 #include "core/crypto.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/keys.h"
 
 /* ---- event types ---------------------------------------------------------------- */
 
@@ -161,46 +162,14 @@ int webhook_master_key_load(const char *data_dir, uint8_t key[WEBHOOK_MASTER_KEY
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/master.key", data_dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ENOENT) {
-        /* first start: create it, exclusively, durable before use */
-        uint8_t k[WEBHOOK_MASTER_KEY_BYTES];
-        if (crypto_random(k, sizeof k) != 0)
-            return cs_fail(d, CS_EINTERNAL, "master.key", "the random generator failed");
-        int w = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (w < 0 && errno != EEXIST)
-            return cs_fail(d, CS_EIO, "master.key", "cannot create %s: %s", path, strerror(errno));
-        if (w >= 0) {
-            int bad = write(w, k, sizeof k) != (ssize_t)sizeof k || fsync(w) != 0;
-            close(w);
-            if (bad) {
-                unlink(path);
-                return cs_fail(d, CS_EIO, "master.key", "cannot write %s", path);
-            }
-            int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-            }
-        }
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    }
-    if (fd < 0)
-        return cs_fail(d, CS_EIO, "master.key", "cannot open %s: %s", path, strerror(errno));
+    if (keys_load(data_dir, "master.key", key) != 0)   /* creates it 0600 at the first start */
+        return cs_fail(d, CS_EIO, "master.key", "cannot read or create %s", path);
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != WEBHOOK_MASTER_KEY_BYTES) {
-        close(fd);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != WEBHOOK_MASTER_KEY_BYTES)
         return cs_fail(d, CS_ECORRUPT, "master.key", "%s must be a file of %u bytes", path,
                        WEBHOOK_MASTER_KEY_BYTES);
-    }
-    if (st.st_mode & 077) {
-        close(fd);
+    if (st.st_mode & 077)
         return cs_fail(d, CS_EFORBIDDEN, "master.key", "%s is readable by others: chmod 600 it", path);
-    }
-    ssize_t n = read(fd, key, WEBHOOK_MASTER_KEY_BYTES);
-    close(fd);
-    if (n != (ssize_t)WEBHOOK_MASTER_KEY_BYTES)
-        return cs_fail(d, CS_EIO, "master.key", "cannot read %s", path);
     return 0;
 }
 

@@ -16,6 +16,8 @@ struct writer {
     struct write_cmd *done_head, *done_tail;    /* finished, not yet answered */
     int stopping;
     uv_async_t async;                           /* wakes the loop for `done` */
+    void (*commit_hook)(void *ctx);             /* writer_set_commit_hook() */
+    void *commit_hook_ctx;
     int started;
 };
 
@@ -109,6 +111,8 @@ static void *writer_main(void *arg)
                 continue;  /* the map grew: the same batch again, from scratch */
             break;
         }
+        if (rc == 0 && w->commit_hook)
+            w->commit_hook(w->commit_hook_ctx);
         if (rc != 0) {
             metrics_observe_commit_failure();
             for (struct write_cmd *c = batch; c; c = c->next) {
@@ -202,6 +206,12 @@ int writer_submit(struct writer *w, struct write_cmd *c)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
     return 0;
+}
+
+void writer_set_commit_hook(struct writer *w, void (*fn)(void *ctx), void *ctx)
+{
+    w->commit_hook = fn;
+    w->commit_hook_ctx = ctx;
 }
 
 unsigned writer_pending(struct writer *w)

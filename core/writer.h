@@ -49,6 +49,10 @@ int writer_submit(struct writer *w, struct write_cmd *c);
  * Call from the loop thread; it runs the loop until the queue is drained. */
 void writer_stop(struct writer *w);
 void writer_free(struct writer *w);
+/* Called on the writer thread after each committed batch, before its
+ * commands are answered: observers of the append path (the webhook outbox)
+ * learn that what they wrote is durable. Set before the first submit. */
+void writer_set_commit_hook(struct writer *w, void (*fn)(void *ctx), void *ctx);
 /* Commands waiting or executing. */
 unsigned writer_pending(struct writer *w);
 

@@ -89,9 +89,41 @@ static void fold_payment(json_t *doc, json_t *data)
     if (json_is_object(inst)) {
         json_object_set_new(inst, "status", json_string("paid"));
         json_object_set(inst, "paid_at", json_object_get(pay, "paid_at"));
+        if (json_is_integer(json_object_get(pay, "attempt")))
+            json_object_set(inst, "attempts", json_object_get(pay, "attempt"));
     }
     json_int_t paid = json_integer_value(json_object_get(doc, "amount_paid"));
     json_object_set_new(doc, "amount_paid", json_integer(paid + json_integer_value(json_object_get(pay, "amount"))));
+}
+
+/* data.failure = {"instalment": n, "attempt", "code", "message", "failed_at"}. */
+static void fold_failure(json_t *doc, json_t *data)
+{
+    json_t *f = json_object_get(data, "failure");
+    json_int_t n = json_integer_value(json_object_get(f, "instalment"));
+    json_t *inst = json_array_get(json_object_get(json_object_get(doc, "plan"), "schedule"), (size_t)(n - 1));
+    if (!json_is_object(inst))
+        return;
+    json_object_set_new(inst, "status", json_string("failed"));
+    json_object_set(inst, "attempts", json_object_get(f, "attempt"));
+    json_object_set_new(inst, "last_failure", json_pack("{s:O?,s:O?,s:O?}", "code", json_object_get(f, "code"),
+                                                        "message", json_object_get(f, "message"),
+                                                        "failed_at", json_object_get(f, "failed_at")));
+}
+
+/* Every instalment paid and everything shipped: the order is completed. */
+static void fold_completed(json_t *doc)
+{
+    size_t i;
+    json_t *inst;
+    json_array_foreach(json_object_get(json_object_get(doc, "plan"), "schedule"), i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if (!st || strcmp(st, "paid") != 0)
+            return;
+    }
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (status && strcmp(status, "shipped") == 0)
+        json_object_set_new(doc, "status", json_string("completed"));
 }
 
 /* order.shipped: the shipment joins the document, each line's shipped
@@ -127,6 +159,7 @@ static void fold_shipped(json_t *doc, json_t *data)
         json_object_set(doc, "shipped_amount", amount);
     if (json_is_string(status))
         json_object_set(doc, "status", status);
+    fold_completed(doc);   /* the last shipment after the last payment */
 }
 
 int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
@@ -189,6 +222,11 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             hold_set(doc, "released");
         } else if (strcmp(v->type, "order.shipped") == 0) {
             fold_shipped(doc, v->data);
+        } else if (strcmp(v->type, "order.instalment_paid") == 0) {
+            fold_payment(doc, v->data);
+            fold_completed(doc);
+        } else if (strcmp(v->type, "order.instalment_failed") == 0) {
+            fold_failure(doc, v->data);
         }
         /* Other order.* types are from a newer version: only version and
          * updated move, so the document still tracks its stream. */

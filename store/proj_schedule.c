@@ -7,7 +7,9 @@
  *
  * Jobs (docs/events.md "Scheduled jobs"):
  *   order.abandon  1 h after order.approved, unless confirmed, cancelled first
- *   order.expire   24 h after order.review_requested, unless decided first */
+ *   order.expire   24 h after order.review_requested, unless decided first
+ *   order.charge   the next instalment, at the time the last order event
+ *                  decided (data.next_charge: first shipment, paid, failed) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,22 @@ int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view
     if (strncmp(v->type, "order.", 6) != 0 || strlen(v->aggregate_id) >= CS_ID_BYTES_MAX)
         return 0;
     const char *t = v->type + 6;
+    /* A decided next charge (first shipment, a paid or failed instalment)
+     * replaces the pending one; null means none is left to schedule. */
+    json_t *next = json_object_get(v->data, "next_charge");
+    if (next) {
+        int err = job_remove(txn, dbi, "order.charge", v->aggregate_id);
+        json_t *due = json_object_get(next, "due_us");
+        if (!err && json_is_integer(due))
+            err = job_add(txn, dbi, "order.charge", v, json_integer_value(due));
+        if (err)
+            return err;
+    }
+    if (strcmp(t, "cancelled") == 0) {
+        int err = job_remove(txn, dbi, "order.charge", v->aggregate_id);
+        if (err)
+            return err;
+    }
     if (strcmp(t, "approved") == 0)
         return job_add(txn, dbi, "order.abandon", v, v->time_us + HOUR_US);
     if (strcmp(t, "review_requested") == 0)
