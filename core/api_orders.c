@@ -335,6 +335,42 @@ static int exec_ship(struct store_txn *t, struct write_cmd *wc)
     return exec_order_change(t, (struct order_cmd *)wc, decide_ship, 201);
 }
 
+static int decide_cart(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
+                       json_t **data)
+{
+    char refund_id[CS_ID_BYTES_MAX], at[40];
+    if (id_new("re", c->now_us, refund_id, sizeof refund_id) != 0)
+        return CS_EINTERNAL;
+    clock_format_rfc3339(c->now_us, at, sizeof at);
+    *type = "order.cart_updated";
+    return order_decide_cart_edit(doc, json_object_get(c->params, "lines"),
+                                  json_integer_value(json_object_get(c->params, "amount")), refund_id, at,
+                                  data, &c->base.diag);
+}
+
+static int exec_cart(struct store_txn *t, struct write_cmd *wc)
+{
+    return exec_order_change(t, (struct order_cmd *)wc, decide_cart, 200);
+}
+
+static int decide_return(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
+                         json_t **data)
+{
+    char return_id[CS_ID_BYTES_MAX], refund_id[CS_ID_BYTES_MAX], at[40];
+    if (id_new("ret", c->now_us, return_id, sizeof return_id) != 0 ||
+        id_new("re", c->now_us, refund_id, sizeof refund_id) != 0)
+        return CS_EINTERNAL;
+    clock_format_rfc3339(c->now_us, at, sizeof at);
+    *type = "order.returned";
+    return order_decide_return(doc, json_object_get(c->params, "lines"), return_id, refund_id, at, data,
+                               &c->base.diag);
+}
+
+static int exec_return(struct store_txn *t, struct write_cmd *wc)
+{
+    return exec_order_change(t, (struct order_cmd *)wc, decide_return, 201);
+}
+
 /* Common set-up of a command from the request; reads the Idempotency-Key. */
 static struct order_cmd *order_cmd_new(struct req_ctx *rc, write_exec_fn exec)
 {
@@ -469,6 +505,8 @@ void api_orders_create(struct req_ctx *rc)
         json_object_set_new(c->order, "shipped_amount", json_integer(0));
         json_object_set_new(c->order, "amount_paid", json_integer(0));
         json_object_set_new(c->order, "amount_refunded", json_integer(0));
+        json_object_set_new(c->order, "returns", json_array());
+        json_object_set_new(c->order, "refunds", json_array());
         json_object_set_new(c->order, "card", card_facts_json(&card));
         json_object_set_new(c->order, "hold", json_pack("{s:I,s:s,s:s}", "amount", (json_int_t)hold,
                                                         "status", "held", "authorized_at", created));
@@ -552,6 +590,50 @@ void api_orders_cancel(struct req_ctx *rc)
     c->params = json_pack("{s:s,s:s?}", "reason", reason, "comment", comment);
     json_decref(body);
     submit(rc, c);
+}
+
+/* Shared by the order changes whose body is validated on the loop thread and
+ * decided in the writer: parse, validate, submit. */
+static void submit_change(struct req_ctx *rc, write_exec_fn exec, json_t *params)
+{
+    if (path_order_id(rc)) {
+        json_decref(params);
+        return;
+    }
+    struct order_cmd *c = order_cmd_new(rc, exec);
+    if (!c) {
+        json_decref(params);
+        return;
+    }
+    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
+    c->params = params;
+    submit(rc, c);
+}
+
+void api_orders_edit_cart(struct req_ctx *rc)
+{
+    json_t *body = NULL, *lines = NULL;
+    int64_t amount = 0;
+    if (jin_parse(rc->req->body, rc->req->body_len, &body, &rc->diag) ||
+        order_validate_cart(body, &lines, &amount, &rc->diag)) {
+        json_decref(body);
+        respond_error(rc);
+        return;
+    }
+    json_decref(body);
+    submit_change(rc, exec_cart, json_pack("{s:o,s:I}", "lines", lines, "amount", (json_int_t)amount));
+}
+
+void api_orders_return(struct req_ctx *rc)
+{
+    json_t *body = NULL, *lines = NULL;
+    if (jin_parse(rc->req->body, rc->req->body_len, &body, &rc->diag) ||
+        order_validate_return(body, &lines, &rc->diag)) {
+        json_decref(body);
+        respond_error(rc);
+        return;
+    }
+    submit_change(rc, exec_return, body);   /* validated: {"lines": [...]} */
 }
 
 void api_orders_ship(struct req_ctx *rc)
@@ -667,7 +749,7 @@ static int parse_time_param(struct req_ctx *rc, const char *name, char *out, siz
 void api_orders_list(struct req_ctx *rc)
 {
     static const char *const statuses[] = {"pending", "approved", "rejected", "confirmed", "cancelled",
-                                           "partially_shipped", "shipped", "completed", "all", NULL};
+                                           "partially_shipped", "shipped", "completed", "returned", "all", NULL};
     static const char *const params[] = {"limit", "cursor", "status", "shop", "created[gte]", "created[lte]", NULL};
     struct list_state ls = {0};
     unsigned limit;
@@ -682,7 +764,7 @@ void api_orders_list(struct req_ctx *rc)
             ok |= strcmp(*s, status) == 0;
         if (!ok) {
             respond_fail(rc, CS_EPARAM, "status", "status must be pending, approved, rejected, confirmed, "
-                         "cancelled, partially_shipped, shipped, completed or all");
+                         "cancelled, partially_shipped, shipped, completed, returned or all");
             return;
         }
     }

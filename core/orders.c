@@ -524,11 +524,12 @@ int order_validate_shipment(json_t *body, json_t **lines, const char **carrier,
     return 0;
 }
 
-static json_t *product_line(json_t *doc, const char *ref)
+/* The product line of `lines` (an order's lines array) with reference ref. */
+static json_t *product_line(json_t *lines, const char *ref)
 {
     size_t i;
     json_t *line;
-    json_array_foreach(json_object_get(doc, "lines"), i, line) {
+    json_array_foreach(lines, i, line) {
         const char *type = json_string_value(json_object_get(line, "type"));
         const char *r = json_string_value(json_object_get(line, "reference"));
         if (type && r && strcmp(type, "product") == 0 && strcmp(r, ref) == 0)
@@ -579,7 +580,7 @@ int order_decide_shipment(json_t *doc, json_t *lines, const char *shipment_id, c
         json_array_foreach(lines, i, line) {
             const char *ref = json_string_value(json_object_get(line, "reference"));
             json_int_t qty = json_integer_value(json_object_get(line, "quantity"));
-            json_t *ol = product_line(doc, ref);
+            json_t *ol = product_line(json_object_get(doc, "lines"), ref);
             char p[48];
             if (!ol) {
                 json_decref(out);
@@ -711,5 +712,229 @@ int order_decide_charge(json_t *doc, int64_t now_us, const char **type, json_t *
                           (json_int_t)amount, "attempt", attempt, "code", r.code, "message", r.message,
                           "failed_at", at, "next_charge", retry);
     }
+    return *data ? 0 : CS_ENOMEM;
+}
+
+/* ---- edits and returns ----------------------------------------------------------- */
+
+/* The principal paid so far (instalment amounts, fees apart). */
+static int64_t principal_paid(json_t *doc)
+{
+    int64_t paid = 0;
+    size_t i;
+    json_t *inst;
+    json_array_foreach(json_object_get(json_object_get(doc, "plan"), "schedule"), i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if (st && strcmp(st, "paid") == 0)
+            paid += json_integer_value(json_object_get(inst, "amount"));
+    }
+    return paid;
+}
+
+/* The schedule for a new amount: paid instalments stay; the others share
+ * what remains (remainder to the first of them, explicit rounding). *refund
+ * is what was paid beyond the new amount. CS_ESTATE if more is owed but no
+ * instalment is left to carry it. */
+static int recompute(json_t *doc, int64_t amount, json_t **schedule, int64_t *refund, struct cs_diag *d)
+{
+    json_t *old = json_object_get(json_object_get(doc, "plan"), "schedule");
+    int64_t paid = principal_paid(doc), remaining = amount - paid;
+    size_t i, open = 0;
+    json_t *inst;
+    json_array_foreach(old, i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if (!st || strcmp(st, "paid") != 0)
+            open++;
+    }
+    *refund = remaining < 0 ? -remaining : 0;
+    if (remaining < 0)
+        remaining = 0;
+    if (remaining > 0 && open == 0)
+        return cs_fail(d, CS_ESTATE, "", "every instalment is paid: the amount can no longer grow");
+    *schedule = json_deep_copy(old);
+    int64_t share = open ? remaining / (int64_t)open : 0, rest = open ? remaining % (int64_t)open : 0;
+    json_array_foreach(*schedule, i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if (st && strcmp(st, "paid") == 0)
+            continue;
+        json_object_set_new(inst, "amount", json_integer(share + (rest > 0 ? 1 : 0)));
+        if (rest > 0)
+            rest--;
+    }
+    return 0;
+}
+
+static int editable(json_t *doc, const char *what, struct cs_diag *d)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    static const char *const ok[] = {"approved", "confirmed", "partially_shipped", "shipped", NULL};
+    if (!st || !in_list(st, ok))
+        return cs_fail(d, CS_ESTATE, "", "a %s order cannot %s", st ? st : "unknown", what);
+    return 0;
+}
+
+int order_validate_cart(json_t *body, json_t **lines, int64_t *amount, struct cs_diag *d)
+{
+    static const char *const keys[] = {"lines", "amount", NULL};
+    int rc = jin_object(body, "", keys, d);
+    if (rc)
+        return rc;
+    json_t *in = jin_child(body, "", "lines", JSON_ARRAY, 1, &rc, d);
+    if (rc)
+        return rc;
+    json_t *amount_v = json_object_get(body, "amount");
+    if (!amount_v || json_is_null(amount_v))
+        return cs_fail(d, CS_EMISSING, "amount", "amount is required");
+    if (!json_is_integer(amount_v) || json_integer_value(amount_v) <= 0 ||
+        json_integer_value(amount_v) > CS_AMOUNT_MINOR_MAX)
+        return cs_fail(d, CS_EAMOUNT, "amount", "amount must be an integer from 1 to %lld minor units",
+                       (long long)CS_AMOUNT_MINOR_MAX);
+    int64_t sum = 0;
+    if ((rc = validate_lines(in, lines, &sum, d)))
+        return rc;
+    if (sum <= 0) {
+        json_decref(*lines);
+        return cs_fail(d, CS_EAMOUNT, "lines", "the lines must add up to more than zero (a discount larger than the cart?)");
+    }
+    if (sum != json_integer_value(amount_v)) {
+        json_decref(*lines);
+        return cs_fail(d, CS_EAMOUNT, "amount", "amount %lld does not equal the sum of the lines %lld",
+                       (long long)json_integer_value(amount_v), (long long)sum);
+    }
+    *amount = sum;
+    return 0;
+}
+
+static json_t *refund_json(const char *id, int64_t amount, const char *at)
+{
+    if (amount <= 0)
+        return json_null();
+    return json_pack("{s:s,s:I,s:s,s:s}", "id", id, "amount", (json_int_t)amount, "status", "refunded",
+                     "refunded_at", at);
+}
+
+int order_decide_cart_edit(json_t *doc, json_t *lines, int64_t amount, const char *refund_id,
+                           const char *at, json_t **data, struct cs_diag *d)
+{
+    int rc = editable(doc, "be edited", d);
+    if (rc)
+        return rc;
+    /* Shipped quantities are facts: a line can change, but not below what
+     * left the warehouse (that is a return). */
+    size_t i;
+    json_t *line;
+    json_array_foreach(json_object_get(doc, "lines"), i, line) {
+        json_int_t shipped = json_integer_value(json_object_get(line, "quantity_shipped"));
+        if (shipped <= 0)
+            continue;
+        const char *ref = json_string_value(json_object_get(line, "reference"));
+        json_t *nl = NULL, *cand;
+        size_t k;
+        json_array_foreach(lines, k, cand) {
+            const char *r = json_string_value(json_object_get(cand, "reference"));
+            if (r && ref && strcmp(r, ref) == 0 && strcmp(json_string_value(json_object_get(cand, "type")), "product") == 0)
+                nl = cand;
+        }
+        if (!nl || json_integer_value(json_object_get(nl, "quantity")) < shipped)
+            return cs_fail(d, CS_ESTATE, "lines", "%s: %lld already shipped; record what comes back with "
+                           "POST /v1/orders/{id}/returns", ref ? ref : "a line", (long long)shipped);
+        json_object_set_new(nl, "quantity_shipped", json_integer(shipped));
+    }
+    json_t *schedule = NULL;
+    int64_t refund = 0;
+    if ((rc = recompute(doc, amount, &schedule, &refund, d)))
+        return rc;
+    *data = json_pack("{s:{s:O,s:O},s:{s:O,s:I},s:o,s:o}", "before", "lines", json_object_get(doc, "lines"),
+                      "amount", json_object_get(doc, "amount"), "after", "lines", lines, "amount",
+                      (json_int_t)amount, "schedule", schedule, "refund", refund_json(refund_id, refund, at));
+    return *data ? 0 : CS_ENOMEM;
+}
+
+int order_validate_return(json_t *body, json_t **lines, struct cs_diag *d)
+{
+    const char *carrier, *tracking;
+    static const char *const keys[] = {"lines", NULL};
+    int rc = jin_object(body, "", keys, d);
+    if (rc || (rc = order_validate_shipment(body, lines, &carrier, &tracking, d)))
+        return rc;
+    if (!*lines)
+        return cs_fail(d, CS_EMISSING, "lines", "lines is required: what comes back, by reference and quantity");
+    return 0;
+}
+
+int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const char *refund_id,
+                        const char *at, json_t **data, struct cs_diag *d)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    if (!st || (strcmp(st, "partially_shipped") != 0 && strcmp(st, "shipped") != 0 && strcmp(st, "completed") != 0))
+        return cs_fail(d, CS_ESTATE, "", "only shipped goods can be returned; this order is %s", st ? st : "unknown");
+    json_t *out = json_array(), *new_lines = json_deep_copy(json_object_get(doc, "lines"));
+    int64_t value = 0;
+    size_t i;
+    json_t *rl;
+    json_array_foreach(lines, i, rl) {
+        const char *ref = json_string_value(json_object_get(rl, "reference"));
+        json_int_t qty = json_integer_value(json_object_get(rl, "quantity"));
+        json_t *ol = product_line(new_lines, ref);
+        char p[48];
+        if (!ol) {
+            snprintf(p, sizeof p, "lines[%zu].reference", i);
+            json_decref(out);
+            json_decref(new_lines);
+            return cs_fail(d, CS_EPARAM, p, "%s: the order has no product line %s", p, ref);
+        }
+        json_int_t shipped = json_integer_value(json_object_get(ol, "quantity_shipped"));
+        if (qty > shipped) {
+            snprintf(p, sizeof p, "lines[%zu].quantity", i);
+            json_decref(out);
+            json_decref(new_lines);
+            return cs_fail(d, CS_EPARAM, p, "%s: returns %lld of %s but only %lld were shipped", p,
+                           (long long)qty, ref, (long long)shipped);
+        }
+        json_int_t price = json_integer_value(json_object_get(ol, "unit_price"));
+        json_int_t q = json_integer_value(json_object_get(ol, "quantity"));
+        json_object_set_new(ol, "quantity", json_integer(q - qty));
+        json_object_set_new(ol, "quantity_shipped", json_integer(shipped - qty));
+        json_object_set_new(ol, "amount", json_integer((q - qty) * price));
+        value += (int64_t)qty * price;
+        json_array_append_new(out, json_pack("{s:s,s:I,s:I}", "reference", ref, "quantity", qty,
+                                             "amount", (json_int_t)(qty * price)));
+    }
+    /* Full return: no product is left. Everything paid goes back. */
+    int full = 1;
+    json_t *line;
+    json_array_foreach(new_lines, i, line) {
+        const char *type = json_string_value(json_object_get(line, "type"));
+        if (type && strcmp(type, "product") == 0 && json_integer_value(json_object_get(line, "quantity")) > 0)
+            full = 0;
+    }
+    int64_t amount = json_integer_value(json_object_get(doc, "amount")) - value;
+    json_t *schedule = NULL;
+    int64_t refund = 0;
+    if (full) {
+        schedule = json_deep_copy(json_object_get(json_object_get(doc, "plan"), "schedule"));
+        json_t *inst;
+        json_array_foreach(schedule, i, inst) {
+            const char *s2 = json_string_value(json_object_get(inst, "status"));
+            if (!s2 || strcmp(s2, "paid") != 0)
+                json_object_set_new(inst, "status", json_string("cancelled"));
+        }
+        refund = json_integer_value(json_object_get(doc, "amount_paid")) -
+                 json_integer_value(json_object_get(doc, "amount_refunded"));
+        amount = 0;
+    } else {
+        if (amount <= 0)
+            amount = 0;
+        int rc = recompute(doc, amount, &schedule, &refund, d);
+        if (rc) {
+            json_decref(out);
+            json_decref(new_lines);
+            return rc;
+        }
+    }
+    *data = json_pack("{s:{s:s,s:o,s:I,s:b,s:s},s:o,s:I,s:o,s:o,s:s}", "return", "id", return_id, "lines", out,
+                      "amount", (json_int_t)value, "full", full, "returned_at", at, "lines", new_lines,
+                      "amount_after", (json_int_t)amount, "schedule", schedule, "refund",
+                      refund_json(refund_id, refund, at), "status", full ? "returned" : st);
     return *data ? 0 : CS_ENOMEM;
 }

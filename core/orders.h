@@ -62,6 +62,21 @@ json_t *order_next_charge(json_t *doc, int after, int64_t now_us);
  * CS_ESTATE if nothing is due. */
 int order_decide_charge(json_t *doc, int64_t now_us, const char **type, json_t **data, struct cs_diag *d);
 
+/* Cart edits and returns (docs/events.md "Edits and returns"). Both change
+ * the order's amount; the instalments not yet paid are re-computed so that
+ * paid + remaining = the new amount (remainder to the first remaining one),
+ * fees unchanged; what was paid beyond the new amount is refunded at once.
+ *
+ * order_validate_cart: the body {"lines": [...], "amount"} of a cart edit,
+ * the same line rules as checkout; *lines is a new array.
+ * order_decide_cart_edit / order_decide_return: the event data (new ref). */
+int order_validate_cart(json_t *body, json_t **lines, int64_t *amount, struct cs_diag *d);
+int order_decide_cart_edit(json_t *doc, json_t *lines, int64_t amount, const char *refund_id,
+                           const char *at, json_t **data, struct cs_diag *d);
+int order_validate_return(json_t *body, json_t **lines, struct cs_diag *d);
+int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const char *refund_id,
+                        const char *at, json_t **data, struct cs_diag *d);
+
 /* Customers: 1 if the customer document is the same shopper as the order's
  * customer (same phone, or same e-mail ignoring case; the document number was
  * matched by the index). */

@@ -40,6 +40,8 @@ void api_orders_confirm(struct req_ctx *rc);
 void api_orders_cancel(struct req_ctx *rc);
 void api_orders_ship(struct req_ctx *rc);
 void api_orders_activity(struct req_ctx *rc);
+void api_orders_edit_cart(struct req_ctx *rc);
+void api_orders_return(struct req_ctx *rc);
 void api_customers_list(struct req_ctx *rc);
 void api_customers_get(struct req_ctx *rc);
 void api_events_list(struct req_ctx *rc);

@@ -111,6 +111,27 @@ static void fold_failure(json_t *doc, json_t *data)
                                                         "failed_at", json_object_get(f, "failed_at")));
 }
 
+/* data.schedule replaces the plan's schedule; data.refund (or null) joins the
+ * refunds and the refunded amount. */
+static void fold_schedule_and_refund(json_t *doc, json_t *data)
+{
+    json_t *sched = json_object_get(data, "schedule");
+    json_t *plan = json_object_get(doc, "plan");
+    if (json_is_array(sched) && json_is_object(plan))
+        json_object_set(plan, "schedule", sched);
+    json_t *refund = json_object_get(data, "refund");
+    if (!json_is_object(refund))
+        return;
+    json_t *refunds = json_object_get(doc, "refunds");
+    if (!json_is_array(refunds)) {
+        refunds = json_array();
+        json_object_set_new(doc, "refunds", refunds);
+    }
+    json_array_append(refunds, refund);
+    json_int_t done = json_integer_value(json_object_get(doc, "amount_refunded"));
+    json_object_set_new(doc, "amount_refunded", json_integer(done + json_integer_value(json_object_get(refund, "amount"))));
+}
+
 /* Every instalment paid and everything shipped: the order is completed. */
 static void fold_completed(json_t *doc)
 {
@@ -222,6 +243,28 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             hold_set(doc, "released");
         } else if (strcmp(v->type, "order.shipped") == 0) {
             fold_shipped(doc, v->data);
+        } else if (strcmp(v->type, "order.cart_updated") == 0) {
+            json_t *after = json_object_get(v->data, "after");
+            if (json_is_array(json_object_get(after, "lines")))
+                json_object_set(doc, "lines", json_object_get(after, "lines"));
+            if (json_is_integer(json_object_get(after, "amount")))
+                json_object_set(doc, "amount", json_object_get(after, "amount"));
+            fold_schedule_and_refund(doc, v->data);
+        } else if (strcmp(v->type, "order.returned") == 0) {
+            if (json_is_array(json_object_get(v->data, "lines")))
+                json_object_set(doc, "lines", json_object_get(v->data, "lines"));
+            if (json_is_integer(json_object_get(v->data, "amount_after")))
+                json_object_set(doc, "amount", json_object_get(v->data, "amount_after"));
+            json_t *returns = json_object_get(doc, "returns");
+            if (!json_is_array(returns)) {
+                returns = json_array();
+                json_object_set_new(doc, "returns", returns);
+            }
+            if (json_is_object(json_object_get(v->data, "return")))
+                json_array_append(returns, json_object_get(v->data, "return"));
+            if (json_is_string(json_object_get(v->data, "status")))
+                json_object_set(doc, "status", json_object_get(v->data, "status"));
+            fold_schedule_and_refund(doc, v->data);
         } else if (strcmp(v->type, "order.instalment_paid") == 0) {
             fold_payment(doc, v->data);
             fold_completed(doc);
