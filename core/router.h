@@ -36,6 +36,7 @@ void api_openapi(struct req_ctx *rc);
 void api_orders_create(struct req_ctx *rc);
 void api_orders_get(struct req_ctx *rc);
 void api_orders_list(struct req_ctx *rc);
+void api_orders_export(struct req_ctx *rc);
 void api_orders_confirm(struct req_ctx *rc);
 void api_orders_cancel(struct req_ctx *rc);
 void api_orders_ship(struct req_ctx *rc);

@@ -10,6 +10,7 @@ const struct route routes[] = {
     {"POST", "/v1/orders",                 api_orders_create,
      ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "createOrder"},
     {"GET",  "/v1/orders",                 api_orders_list,    ROUTE_MERCHANT, "listOrders"},
+    {"GET",  "/v1/orders/export",          api_orders_export,  ROUTE_MERCHANT, "exportOrders"},
     {"GET",  "/v1/orders/{id}",            api_orders_get,     ROUTE_MERCHANT, "getOrder"},
     {"POST", "/v1/orders/{id}/confirm",    api_orders_confirm,
      ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "confirmOrder"},

@@ -161,9 +161,39 @@ class Lists(unittest.TestCase):
         self.assertEqual(len(some), 7)
         c.close()
 
+    def test_search_and_csv_export(self):
+        import csv, io
+        c = srv.client(create_merchant(srv.data, "Exporter", "FR")["test_secret_key"])
+        refs = []
+        for i, name in enumerate(["Zoé, \"la\" Grande", "=cmd()", "Plain"]):
+            b = order_body(reference=f"EXP-{i}")
+            b["customer"]["last_name"] = name
+            o = c.post("/v1/orders", b).json
+            c.post(f"/v1/orders/{o['id']}/confirm", {})
+            refs.append(o["id"])
+        one = c.get("/v1/orders?reference=EXP-1").json["data"]
+        self.assertEqual([x["id"] for x in one], [refs[1]])
+        cust = one[0]["customer_id"]
+        self.assertEqual(sorted(x["id"] for x in c.get(f"/v1/orders?customer={cust}").json["data"]), sorted(refs),
+                         "one shopper: every order under one customer")
+        r = c.get("/v1/orders/export?reference=EXP-0")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.header("Content-Type").startswith("text/csv"))
+        rows = list(csv.DictReader(io.StringIO(r.body)))
+        self.assertEqual([x["id"] for x in rows], [refs[0]])
+        self.assertEqual(rows[0]["last_name"], 'Zoé, "la" Grande', "quoted per RFC 4180")
+        self.assertEqual(rows[0]["amount"], "30000")
+        rows = list(csv.DictReader(io.StringIO(c.get("/v1/orders/export").body)))
+        self.assertEqual(sorted(x["id"] for x in rows), sorted(refs))
+        self.assertEqual([x["last_name"] for x in rows if x["id"] == refs[1]], ["'=cmd()"], "no formula injection")
+        for q, param in [("customer=bob", "customer"), ("status=x", "status"), ("limit=5", "limit")]:
+            r = c.get("/v1/orders/export?" + q)
+            self.assertEqual((r.status, r.json["error"]["param"]), (400, param), q)
+        c.close()
+
     def test_bad_list_params(self):
         for q, param in [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
-                         ("status=returned", "status"), ("cursor=nope", "cursor"),
+                         ("status=refunded", "status"), ("cursor=nope", "cursor"),
                          ("created[gte]=yesterday", "created[gte]"), ("colour=red", "colour")]:
             r = api.get("/v1/orders?" + q)
             self.assertEqual(r.status, 400, (q, r))
