@@ -564,6 +564,9 @@ class Activity(Base):
                                               "currency": "EUR", "plan": "pay_in_3"})
         self.assertEqual(acts[1]["details"], {"risk_decision": "approved"})
         self.assertEqual(acts[2]["details"], {"customer_id": o["customer_id"]})
+        # the first shipment starts the shopper's schedule: it names the next charge
+        nxt = acts[3]["details"].pop("next_charge")
+        self.assertEqual(nxt["instalment"], 2)
         self.assertEqual(acts[3]["details"], {"shipment": s2["shipments"][0], "shipped_amount": 5997,
                                               "status": "partially_shipped"})
         self.assertEqual(acts[3]["details"]["shipment"], s1["shipments"][0])
