@@ -14,6 +14,7 @@
 #include "core/list_page.h"
 #include "core/cards.h"
 #include "core/scheduler.h"
+#include "core/notify.h"
 
 /* ---- the write command shared by create and confirm ---------------------- */
 
@@ -201,6 +202,8 @@ static int exec_order_change(struct store_txn *t, struct order_cmd *c, order_dec
     json_decref(doc);
     if (rc == 0)
         rc = append(t, c, type, version, data);
+    if (rc == 0)
+        rc = notify_order_event(t, type, c->order_id, c->now_us);
     json_decref(data);
     if (rc != 0)
         return write_cmd_fail(wc, rc);

@@ -12,6 +12,7 @@
 
 struct writer;
 struct scheduler;
+struct mail_spool;
 struct webhooks;
 
 struct app {
@@ -19,6 +20,7 @@ struct app {
     struct store *store;
     struct writer *writer;
     struct scheduler *scheduler;
+    struct mail_spool *mail;
     struct webhooks *webhooks;        /* core/webhooks.h */
     struct policy_engine *policy;
     struct http_server *http;

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/orders.h"
+#include "core/notify.h"
 
 #define SCHED_TICK_MS 1000u
 #define SCHED_FIRE_PER_TICK 64u
@@ -155,6 +156,8 @@ static int exec_job(struct store_txn *t, struct write_cmd *wc)
                           .data = data};
     rc = store_event_append(t, &ev, NULL);
     json_decref(data);
+    if (rc == 0)
+        rc = notify_order_event(t, type, c->job.aggregate_id, c->time_us);
     if (rc)
         return write_cmd_fail(wc, rc);
     wc->events = 1;

@@ -14,6 +14,7 @@
 #include "core/crypto.h"
 #include "core/keys.h"
 #include "core/scheduler.h"
+#include "core/mail_spool.h"
 #include "core/webhooks.h"
 #include "core/webhook_worker.h"
 
@@ -28,6 +29,8 @@ static void on_http_closed(void *ctx)
     struct server *s = ctx;
     scheduler_stop(s->app.scheduler);
     s->app.scheduler = NULL;
+    mail_spool_stop(s->app.mail);
+    s->app.mail = NULL;
     webhook_worker_stop(s->webhooks.worker);   /* before the writer: it submits commands */
     writer_stop(s->app.writer);
     writer_free(s->app.writer);
@@ -111,6 +114,10 @@ int server_run(const struct serve_options *o)
     }
     if (scheduler_start(&s.app, &s.app.scheduler) != 0) {
         fprintf(stderr, "caisse: cannot start the scheduler\n");
+        return 1;
+    }
+    if (mail_spool_start(&s.app, o->data_dir, &s.app.mail) != 0) {
+        fprintf(stderr, "caisse: cannot create the mail spool in %s/mail-spool\n", o->data_dir);
         return 1;
     }
     struct http_server_options ho = {.host = o->host, .port = o->port, .handler = router_handle,

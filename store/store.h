@@ -176,6 +176,14 @@ int store_test_clock_offset(struct store_txn *t, const char *merchant_id, int li
 int store_schedule_each(struct store_txn *t, int (*fn)(void *ctx, const char *job_json, size_t len), void *ctx);
 int store_schedule_has(struct store_txn *t, const char *job_id);
 
+/* The e-mail outbox (store/mail.c): messages written in the transaction of the
+ * event that sends them, removed once spooled. Keys are the caller's
+ * (unique, ordered: time then event id); values the RFC 5322 message. */
+int store_mail_put(struct store_txn *t, const char *key, const char *msg, size_t len);
+int store_mail_each(struct store_txn *t, int (*fn)(void *ctx, const char *key, size_t klen,
+                                                   const char *msg, size_t len), void *ctx);
+int store_mail_del(struct store_txn *t, const char *key, size_t klen);
+
 /* ---- idempotency -------------------------------------------------------- */
 
 struct idem_record {

@@ -29,6 +29,7 @@ enum store_dbi {
     DBI_WEBHOOK_OUTBOX,                /* delivery state, not projections: not replayed */
     DBI_WEBHOOK_ATTEMPTS,
     DBI_WEBHOOK_HEALTH,
+    DBI_MAIL_OUTBOX,                   /* e-mails to spool, not a projection (store/mail.c) */
     DBI__COUNT
 };
 extern const char *const store_dbi_names[DBI__COUNT];
