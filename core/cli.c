@@ -256,12 +256,13 @@ out:
 int cli_merchant(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "create") != 0) {
-        fprintf(stderr, "caisse: usage: caisse merchant create --name NAME --country CC [--setup-fee MINOR] [--data DIR]\n");
+        fprintf(stderr, "caisse: usage: caisse merchant create --name NAME --country CC [--setup-fee MINOR] "
+                "[--credit-intermediary] [--data DIR]\n");
         return 2;
     }
     argc--, argv++;
     static const char *const with_value[] = {"--name", "--country", "--data", "--setup-fee", NULL};
-    static const char *const flags[] = {NULL};
+    static const char *const flags[] = {"--credit-intermediary", NULL};
     if (check_opts(argc, argv, with_value, flags))
         return 2;
     const char *name = opt(argc, argv, "--name"), *country = opt(argc, argv, "--country");
@@ -305,6 +306,10 @@ int cli_merchant(int argc, char **argv)
     json_t *merchant = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "id", id, "object", "merchant", "name", name,
                                  "country", country, "currency", currency, "setup_fee_pay_in_3",
                                  (json_int_t)setup_fee, "created", created);
+    /* A registered credit intermediary itself (country.rules: Portugal's
+     * pt_credit_intermediary rule); absent means false. */
+    if (merchant && has_flag(argc, argv, "--credit-intermediary"))
+        json_object_set_new(merchant, "credit_intermediary", json_true());
     json_t *data = json_pack("{s:O,s:[{s:s,s:b,s:s},{s:s,s:b,s:s}]}", "merchant", merchant, "api_keys",
                              "sha256", test_hash, "livemode", 0, "prefix", test_prefix,
                              "sha256", live_hash, "livemode", 1, "prefix", live_prefix);

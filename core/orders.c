@@ -110,13 +110,13 @@ static int validate_customer(json_t *c, json_t **out, struct cs_diag *d)
         (rc = jin_string(doc, "customer.id_document", "type", 1, 1, 32, &dtype, d)) ||
         (rc = jin_string(doc, "customer.id_document", "number", 1, 5, 20, &number, d)))
         return rc;
-    if (strcmp(dtype, "passport") == 0)
-        return cs_fail(d, CS_EPARAM, "customer.id_document.type",
-                       "a passport is accepted for identity checks only; a credit application "
-                       "needs a national_id or a residence_permit");
-    if (strcmp(dtype, "national_id") != 0 && strcmp(dtype, "residence_permit") != 0)
-        return cs_fail(d, CS_EPARAM, "customer.id_document.type",
-                       "customer.id_document.type must be national_id or residence_permit");
+    /* Which types a credit application accepts is the country's rule
+     * (country.rules id_documents, checked in order_decide_checkout). */
+    for (const char *p = dtype; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9' && p != dtype) || (*p == '_' && p != dtype)))
+            return cs_fail(d, CS_EPARAM, "customer.id_document.type",
+                           "customer.id_document.type must be a document type such as national_id or "
+                           "residence_permit");
     for (const char *p = number; *p; p++)
         if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
             return cs_fail(d, CS_EPARAM, "customer.id_document.number",
@@ -371,6 +371,88 @@ static int age_at(const char *birth, const char *today)
     return age;
 }
 
+/* Appends "a x, a y or a z" (articles: with_article) or "x, y or z" of the
+ * strings of arr to buf. */
+static void join_or(char *buf, size_t cap, json_t *arr, int with_article)
+{
+    size_t n = json_array_size(arr), used = strlen(buf);
+    for (size_t i = 0; i < n && used < cap; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        int w = snprintf(buf + used, cap - used, "%s%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+                         with_article ? "a " : "", s ? s : "?");
+        used = w < 0 ? cap : used + (size_t)w;
+    }
+}
+
+/* country.rules for a credit application in the merchant's country
+ * (docs/policies.md): the country's checkout refusal (422 policy_refused,
+ * the message naming the rule) and the ID document types it accepts. Nothing
+ * of it changes the order, so nothing is recorded. */
+static int country_check(struct policy_engine *pe, json_t *order, json_t *merchant, const char *today,
+                         struct cs_diag *d)
+{
+    json_t *in = json_pack("{s:O,s:s,s:s,s:{s:O,s:b}}", "country", json_object_get(merchant, "country"),
+                           "purpose", "credit_application", "date", today, "merchant", "id",
+                           json_object_get(merchant, "id"), "credit_intermediary",
+                           json_is_true(json_object_get(merchant, "credit_intermediary")));
+    if (!in)
+        return cs_fail(d, CS_EINTERNAL, "", "the merchant has no country or id");
+    json_t *out = NULL;
+    int rc = policy_call(pe, "country.rules", in, &out, d);
+    json_decref(in);
+    if (rc)
+        return rc == CS_ENOTFOUND ? cs_fail(d, CS_EPOLICYFAIL, "", "no country.rules policy is defined") : rc;
+    json_t *refusal = json_object_get(out, "checkout_refusal");
+    if (refusal && !json_is_null(refusal)) {
+        const char *rule = json_string_value(json_object_get(refusal, "rule"));
+        const char *msg = json_string_value(json_object_get(refusal, "message"));
+        const char *param = json_string_value(json_object_get(refusal, "param"));
+        if (!json_is_object(refusal) || !rule || !*rule || !jin_printable(rule))
+            rc = cs_fail(d, CS_EPOLICYFAIL, "", "country.rules returned a checkout_refusal without a rule");
+        else {
+            if (!param || !*param || strlen(param) >= sizeof d->param || !jin_printable(param))
+                param = "merchant";
+            if (msg && jin_printable(msg) && strncmp(msg, rule, strlen(rule)) == 0)
+                rc = cs_fail(d, CS_EPOLICY, param, "%s", msg);
+            else
+                rc = cs_fail(d, CS_EPOLICY, param, "%s: %s", rule, msg && *msg && jin_printable(msg) ? msg
+                             : "the checkout is refused by the country's rules");
+        }
+        json_decref(out);
+        return rc;
+    }
+    json_t *docs = json_object_get(out, "id_documents");
+    const char *dtype = json_string_value(json_object_get(
+        json_object_get(json_object_get(order, "customer"), "id_document"), "type"));
+    if (!json_is_array(docs)) {
+        json_decref(out);
+        return cs_fail(d, CS_EPOLICYFAIL, "", "country.rules returned no id_documents list");
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(docs, i, v)
+        if (dtype && json_is_string(v) && strcmp(json_string_value(v), dtype) == 0) {
+            json_decref(out);
+            return 0;
+        }
+    char accepted[160] = "";
+    if (json_array_size(docs) == 0)
+        rc = cs_fail(d, CS_EPOLICY, "customer.id_document.type",
+                     "no ID document is accepted for a credit application in %s",
+                     json_string_value(json_object_get(merchant, "country")));
+    else if (dtype && strcmp(dtype, "passport") == 0) {
+        join_or(accepted, sizeof accepted, docs, 1);
+        rc = cs_fail(d, CS_EPARAM, "customer.id_document.type",
+                     "a passport is accepted for identity checks only; a credit application needs %s", accepted);
+    } else {
+        join_or(accepted, sizeof accepted, docs, 0);
+        rc = cs_fail(d, CS_EPARAM, "customer.id_document.type",
+                     "customer.id_document.type must be %s for a credit application", accepted);
+    }
+    json_decref(out);
+    return rc;
+}
+
 int order_decide_checkout(struct policy_engine *pe, json_t *order, json_t *merchant, int livemode,
                           int64_t now_us, const char **decision, struct cs_diag *d)
 {
@@ -380,6 +462,9 @@ int order_decide_checkout(struct policy_engine *pe, json_t *order, json_t *merch
     char plan[33];
     snprintf(plan, sizeof plan, "%s", json_string_value(json_object_get(order, "plan_requested")));
     json_t *setup = json_object_get(merchant, "setup_fee_pay_in_3");
+    int rc = country_check(pe, order, merchant, today, d);
+    if (rc)
+        return rc;
 
     json_t *in = json_pack("{s:I,s:O,s:O,s:s,s:b,s:{s:O,s:I},s:s}", "amount", amount, "currency",
                            json_object_get(order, "currency"), "country",
@@ -388,7 +473,7 @@ int order_decide_checkout(struct policy_engine *pe, json_t *order, json_t *merch
                            "setup_fee_pay_in_3", setup ? json_integer_value(setup) : 0,
                            "requested", plan);
     json_t *out = NULL;
-    int rc = policy_call(pe, "plans.offer", in, &out, d);
+    rc = policy_call(pe, "plans.offer", in, &out, d);
     json_decref(in);
     if (rc)
         return rc == CS_ENOTFOUND ? cs_fail(d, CS_EPOLICYFAIL, "", "no plans.offer policy is defined") : rc;
@@ -936,5 +1021,55 @@ int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const
                       "amount", (json_int_t)value, "full", full, "returned_at", at, "lines", new_lines,
                       "amount_after", (json_int_t)amount, "schedule", schedule, "refund",
                       refund_json(refund_id, refund, at), "status", full ? "returned" : st);
+    return *data ? 0 : CS_ENOMEM;
+}
+
+/* ---- early payoff ------------------------------------------------------------------ */
+
+int order_decide_payoff(json_t *doc, int64_t now_us, json_t **data, struct cs_diag *d)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    static const char *const running[] = {"confirmed", "partially_shipped", "shipped", NULL};
+    if (!st || !in_list(st, running))
+        return cs_fail(d, CS_ESTATE, "", "a %s order has no plan to pay off", st ? st : "unknown");
+    char today[11];
+    clock_format_date(now_us, today, sizeof today);
+    int64_t amount = 0, waived = 0;
+    json_t *paid = json_array();
+    size_t i;
+    json_t *inst;
+    json_array_foreach(json_object_get(json_object_get(doc, "plan"), "schedule"), i, inst) {
+        const char *s = json_string_value(json_object_get(inst, "status"));
+        if (s && (strcmp(s, "paid") == 0 || strcmp(s, "cancelled") == 0))
+            continue;
+        const char *due = json_string_value(json_object_get(inst, "due_date"));
+        int64_t fee = json_integer_value(json_object_get(inst, "fee"));
+        int is_due = due && strcmp(due, today) <= 0;
+        amount += json_integer_value(json_object_get(inst, "amount")) + (is_due ? fee : 0);
+        if (!is_due)
+            waived += fee;
+        json_array_append_new(paid, json_pack("{s:i,s:I,s:I}", "instalment", (int)i + 1, "amount",
+                                              json_integer_value(json_object_get(inst, "amount")) + (is_due ? fee : 0),
+                                              "fee_waived", (json_int_t)(is_due ? 0 : fee)));
+    }
+    if (json_array_size(paid) == 0) {
+        json_decref(paid);
+        return cs_fail(d, CS_ESTATE, "", "every instalment is already paid");
+    }
+    struct card_facts card;
+    struct acq_result r;
+    if (card_facts_from_json(json_object_get(doc, "card"), &card) != 0) {
+        json_decref(paid);
+        return cs_fail(d, CS_ECORRUPT, "", "the order has no usable card");
+    }
+    acquirer_authorize(&card, amount, 0, &r);
+    if (r.outcome != ACQ_APPROVED) {
+        json_decref(paid);
+        return cs_fail(d, CS_ECARD, "", "the card was declined (%s): %s", r.code, r.message);
+    }
+    char at[40];
+    clock_format_rfc3339(now_us, at, sizeof at);
+    *data = json_pack("{s:{s:I,s:I,s:o,s:s},s:n}", "payoff", "amount", (json_int_t)amount, "fees_waived",
+                      (json_int_t)waived, "instalments", paid, "paid_at", at, "next_charge");
     return *data ? 0 : CS_ENOMEM;
 }

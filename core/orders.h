@@ -16,8 +16,9 @@ extern const char *const order_plans[];
  * returns the order document without id, decisions or timestamps. */
 int order_validate_create(json_t *body, json_t *merchant, json_t **order, struct cs_diag *d);
 
-/* Runs plans.offer and risk.decide for a validated order, at platform time
- * now_us; sets order.plan and returns the decision ("approved", "rejected",
+/* Runs country.rules (the country's checkout refusal and accepted ID
+ * documents), plans.offer and risk.decide for a validated order, at platform
+ * time now_us; sets order.plan and returns the decision ("approved", "rejected",
  * "review") in *decision (static string). */
 int order_decide_checkout(struct policy_engine *pe, json_t *order, json_t *merchant, int livemode,
                           int64_t now_us, const char **decision, struct cs_diag *d);
@@ -76,6 +77,14 @@ int order_decide_cart_edit(json_t *doc, json_t *lines, int64_t amount, const cha
 int order_validate_return(json_t *body, json_t **lines, struct cs_diag *d);
 int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const char *refund_id,
                         const char *at, json_t **data, struct cs_diag *d);
+
+/* Paying the plan off early (seed 000 "amortir le plan"): every unpaid
+ * instalment at once; the fees of instalments not yet due are dropped. The
+ * card is charged through the simulated acquirer; *data is the
+ * order.paid_off event's data (next_charge null: nothing more to charge).
+ * CS_ESTATE if nothing is left to pay or the order is not running;
+ * CS_ECARD if the card declines. */
+int order_decide_payoff(json_t *doc, int64_t now_us, json_t **data, struct cs_diag *d);
 
 /* Customers: 1 if the customer document is the same shopper as the order's
  * customer (same phone, or same e-mail ignoring case; the document number was
