@@ -26,6 +26,7 @@ struct app {
     struct http_server *http;
     char operator_token_sha256[65];   /* "" when the operator API is off */
     uint8_t card_key[32];             /* card fingerprints (core/keys.c) */
+    uint8_t otp_key[32];              /* keyed hashes of one-time codes (core/api_portal.c) */
     int stopping;
     uint64_t started_ns;
 };
@@ -39,7 +40,8 @@ struct req_ctx {
     /* set by authentication */
     char merchant_id[CS_ID_BYTES_MAX];
     int livemode;
-    char actor[64];                   /* "api_key:<12 hex of its hash>" or "operator" */
+    char actor[64];                   /* "api_key:<12 hex of its hash>", "operator", "shopper:<customer id>" */
+    char customer_id[CS_ID_BYTES_MAX]; /* a shopper's session: whose it is */
     json_t *merchant;                 /* the merchant document, loaded by req_merchant() */
     struct cs_diag diag;
 };

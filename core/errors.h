@@ -14,6 +14,7 @@
     X(CS_ECURRENCY,     400, "invalid_request_error", "currency_invalid") \
     X(CS_EAUTH,         401, "authentication_error",  "api_key_invalid") \
     X(CS_ECARD,         402, "card_error",            "card_declined") \
+    X(CS_ECODE,         401, "authentication_error",  "code_invalid") \
     X(CS_EFORBIDDEN,    403, "permission_error",      "forbidden") \
     X(CS_ENOTFOUND,     404, "invalid_request_error", "resource_missing") \
     X(CS_EROUTE,        404, "invalid_request_error", "route_unknown") \
@@ -28,6 +29,7 @@
     X(CS_EMEDIATYPE,    415, "invalid_request_error", "content_type_unsupported") \
     X(CS_EHEADERS,      431, "invalid_request_error", "headers_too_large") \
     X(CS_EPOLICY,       422, "policy_error",          "policy_refused") \
+    X(CS_ERATE,         429, "rate_limit_error",      "rate_limited") \
     X(CS_EPOLICYFAIL,   500, "api_error",             "policy_failed") \
     X(CS_EINTERNAL,     500, "api_error",             "internal_error") \
     X(CS_EBUSY,         503, "api_error",             "overloaded") \

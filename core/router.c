@@ -4,6 +4,7 @@
 #include <string.h>
 #include "core/router.h"
 #include "core/crypto.h"
+#include "core/portal.h"
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -286,6 +287,8 @@ void router_handle(struct http_request *req, void *ctx)
         err = authenticate_merchant(rc);
     else if (match->flags & ROUTE_OPERATOR)
         err = authenticate_operator(rc);
+    else if (match->flags & ROUTE_SHOPPER)
+        err = portal_authenticate(rc, bearer(rc->req));
     if (err) {
         respond_error(rc);
         return;

@@ -11,6 +11,7 @@ enum route_flags {
     ROUTE_WRITE      = 1 << 2,   /* goes through the writer (durable before answered) */
     ROUTE_IDEMPOTENT = 1 << 3,   /* honours Idempotency-Key */
     ROUTE_JSON_BODY  = 1 << 4,   /* a non-empty body must be application/json */
+    ROUTE_SHOPPER    = 1 << 5,   /* Bearer session token of a shopper (cst_…): sets customer_id */
 };
 
 typedef void (*route_fn)(struct req_ctx *rc);
@@ -47,6 +48,11 @@ void api_customers_list(struct req_ctx *rc);
 void api_customers_get(struct req_ctx *rc);
 void api_events_list(struct req_ctx *rc);
 void api_test_clock_get(struct req_ctx *rc);
+void api_portal_otp(struct req_ctx *rc);
+void api_portal_session(struct req_ctx *rc);
+void api_portal_orders(struct req_ctx *rc);
+void api_portal_payoff(struct req_ctx *rc);
+void api_portal_card(struct req_ctx *rc);
 void api_test_clock_advance(struct req_ctx *rc);
 void api_admin_reload(struct req_ctx *rc);
 void api_webhooks_create(struct req_ctx *rc);

@@ -86,6 +86,10 @@ int server_run(const struct serve_options *o)
     if (o->operator_token && o->operator_token[0])
         crypto_sha256_hex(o->operator_token, strlen(o->operator_token), s.app.operator_token_sha256);
 
+    if (keys_load(o->data_dir, "otp.key", s.app.otp_key) != 0) {
+        fprintf(stderr, "caisse: cannot read or create %s/otp.key\n", o->data_dir);
+        return 1;
+    }
     if (keys_load(o->data_dir, "card-fingerprint.key", s.app.card_key) != 0) {
         fprintf(stderr, "caisse: cannot read or create %s/card-fingerprint.key\n", o->data_dir);
         return 1;

@@ -132,6 +132,27 @@ static void fold_schedule_and_refund(json_t *doc, json_t *data)
     json_object_set_new(doc, "amount_refunded", json_integer(done + json_integer_value(json_object_get(refund, "amount"))));
 }
 
+/* data.payoff = {"amount", "instalments": [{"instalment", "amount", "fee_waived"}], "paid_at"}. */
+static void fold_payoff(json_t *doc, json_t *data)
+{
+    json_t *p = json_object_get(data, "payoff");
+    json_t *sched = json_object_get(json_object_get(doc, "plan"), "schedule");
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(p, "instalments"), i, row) {
+        json_int_t n = json_integer_value(json_object_get(row, "instalment"));
+        json_t *inst = json_array_get(sched, (size_t)(n - 1));
+        if (!json_is_object(inst))
+            continue;
+        json_object_set_new(inst, "status", json_string("paid"));
+        json_object_set(inst, "paid_at", json_object_get(p, "paid_at"));
+        if (json_integer_value(json_object_get(row, "fee_waived")) > 0)
+            json_object_set_new(inst, "fee", json_integer(0));
+    }
+    json_int_t paid = json_integer_value(json_object_get(doc, "amount_paid"));
+    json_object_set_new(doc, "amount_paid", json_integer(paid + json_integer_value(json_object_get(p, "amount"))));
+}
+
 /* Every instalment paid and everything shipped: the order is completed. */
 static void fold_completed(json_t *doc)
 {
@@ -265,6 +286,12 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             if (json_is_string(json_object_get(v->data, "status")))
                 json_object_set(doc, "status", json_object_get(v->data, "status"));
             fold_schedule_and_refund(doc, v->data);
+        } else if (strcmp(v->type, "order.paid_off") == 0) {
+            fold_payoff(doc, v->data);
+            fold_completed(doc);
+        } else if (strcmp(v->type, "order.card_changed") == 0) {
+            if (json_is_object(json_object_get(v->data, "card")))
+                json_object_set(doc, "card", json_object_get(v->data, "card"));
         } else if (strcmp(v->type, "order.instalment_paid") == 0) {
             fold_payment(doc, v->data);
             fold_completed(doc);

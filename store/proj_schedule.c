@@ -82,7 +82,7 @@ int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view
         if (err)
             return err;
     }
-    if (strcmp(t, "cancelled") == 0 ||
+    if (strcmp(t, "cancelled") == 0 || strcmp(t, "paid_off") == 0 ||
         (strcmp(t, "returned") == 0 && json_is_true(json_object_get(json_object_get(v->data, "return"), "full")))) {
         int err = job_remove(txn, dbi, "order.charge", v->aggregate_id);
         if (err)

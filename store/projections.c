@@ -12,6 +12,7 @@ const struct store_projection store_projections[] = {
       proj_customers_fold },
     { "schedule", { DBI_SCHEDULE, DBI_SCHEDULE_JOBS }, 2, proj_schedule_fold },
     { "test_clocks", { DBI_TEST_CLOCKS }, 1, proj_test_clocks_fold },
+    { "portal", { DBI_PORTAL }, 1, proj_portal_fold },
     { "webhook_endpoints", { DBI_WEBHOOK_ENDPOINTS, DBI_WEBHOOK_ENDPOINTS_BY_MERCHANT }, 2,
       proj_webhooks_fold },
 };

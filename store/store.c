@@ -30,6 +30,7 @@ const char *const store_dbi_names[DBI__COUNT] = {
     [DBI_WEBHOOK_ATTEMPTS] = "webhook_attempts",
     [DBI_WEBHOOK_HEALTH] = "webhook_health",
     [DBI_MAIL_OUTBOX] = "mail_outbox",
+    [DBI_PORTAL] = "portal",
 };
 
 /* ---- errors --------------------------------------------------------------- */

@@ -184,6 +184,10 @@ int store_mail_each(struct store_txn *t, int (*fn)(void *ctx, const char *key, s
                                                    const char *msg, size_t len), void *ctx);
 int store_mail_del(struct store_txn *t, const char *key, size_t klen);
 
+/* The customer portal's challenges and sessions (store/proj_portal.c), by
+ * key ("chl:<id>", "ses:<token sha256 hex>", "last:<customer id>"). */
+int store_portal_get(struct store_txn *t, const char *key, MDB_val *out);
+
 /* ---- idempotency -------------------------------------------------------- */
 
 struct idem_record {

@@ -30,6 +30,7 @@ enum store_dbi {
     DBI_WEBHOOK_ATTEMPTS,
     DBI_WEBHOOK_HEALTH,
     DBI_MAIL_OUTBOX,                   /* e-mails to spool, not a projection (store/mail.c) */
+    DBI_PORTAL,                        /* projection portal (store/proj_portal.c) */
     DBI__COUNT
 };
 extern const char *const store_dbi_names[DBI__COUNT];
@@ -191,6 +192,7 @@ int proj_events_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
 int proj_customers_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_test_clocks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+int proj_portal_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_webhooks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 
 /* proj_streams.c: current version of a stream (0 if none); a CS code. */

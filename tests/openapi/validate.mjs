@@ -217,6 +217,17 @@ function templateRegex(path) {
   return new RegExp(`^${src}$`);
 }
 
+// < 0 if template a is more specific than b: at the first segment where one is literal
+// and the other a parameter, the literal one wins.
+function specificity(a, b) {
+  const sa = a.split("/"), sb = b.split("/");
+  for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
+    const pa = sa[i].startsWith("{"), pb = sb[i].startsWith("{");
+    if (pa !== pb) return pa ? 1 : -1;
+  }
+  return 0;
+}
+
 function mediaType(ct) {
   return (ct || "").split(";")[0].trim().toLowerCase();
 }
@@ -244,7 +255,9 @@ function checkExchanges(doc, A, file) {
       failed++;
       fail(`${where}: ${msg}\n    body: ${excerpt(ex.body ?? "")}`);
     };
-    const samePath = ops.filter((o) => o.re.test(path));
+    // The most specific template first (a literal segment beats a parameter: /v1/orders/export
+    // before /v1/orders/{id}), as the router matches, whatever the document's path order.
+    const samePath = ops.filter((o) => o.re.test(path)).sort((a, b) => specificity(a.path, b.path));
     const match = samePath.find((o) => o.method === method);
     let response;
     if (match) {
