@@ -301,11 +301,18 @@ static int decide_cancel(struct store_txn *t, struct order_cmd *c, json_t *doc, 
      * is refunded in full: nothing was shipped. */
     const char *hold = json_string_value(json_object_get(json_object_get(doc, "hold"), "status"));
     int captured = hold && strcmp(hold, "captured") == 0;
+    json_int_t paid = json_integer_value(json_object_get(doc, "amount_paid"));
+    json_int_t before = json_integer_value(json_object_get(doc, "amount_refunded"));
+    json_t *refund = json_null();
+    char refund_id[CS_ID_BYTES_MAX];
+    if (captured && paid > before && id_new("re", c->now_us, refund_id, sizeof refund_id) == 0)
+        refund = json_pack("{s:s,s:I,s:s,s:s}", "id", refund_id, "amount", paid - before, "status", "refunded",
+                           "refunded_at", at);
     *type = "order.cancelled";
-    *data = json_pack("{s:O,s:O,s:s,s:{s:s},s:O}", "reason", json_object_get(c->params, "reason"), "comment",
+    *data = json_pack("{s:O,s:O,s:s,s:{s:s},s:I,s:o}", "reason", json_object_get(c->params, "reason"), "comment",
                       json_object_get(c->params, "comment"), "cancelled_at", at, "hold", "status",
-                      captured ? "refunded" : "released", "amount_refunded",
-                      captured ? json_object_get(doc, "amount_paid") : json_object_get(doc, "amount_refunded"));
+                      captured ? "refunded" : "released", "amount_refunded", captured ? paid : before,
+                      "refund", refund);
     return *data ? 0 : CS_ENOMEM;
 }
 

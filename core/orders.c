@@ -845,6 +845,10 @@ static int recompute(json_t *doc, int64_t amount, json_t **schedule, int64_t *re
         json_object_set_new(inst, "amount", json_integer(share + (rest > 0 ? 1 : 0)));
         if (rest > 0)
             rest--;
+        if (remaining == 0) {   /* nothing left to pay: no instalment, no fee */
+            json_object_set_new(inst, "fee", json_integer(0));
+            json_object_set_new(inst, "status", json_string("cancelled"));
+        }
     }
     return 0;
 }
@@ -929,9 +933,22 @@ int order_decide_cart_edit(json_t *doc, json_t *lines, int64_t amount, const cha
     int64_t refund = 0;
     if ((rc = recompute(doc, amount, &schedule, &refund, d)))
         return rc;
-    *data = json_pack("{s:{s:O,s:O},s:{s:O,s:I},s:o,s:o}", "before", "lines", json_object_get(doc, "lines"),
+    /* Shipping state follows the new cart: goods added to a shipped order
+     * make it partially shipped again; a cart cut down to what left makes a
+     * partially shipped order shipped. */
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (strcmp(status, "shipped") == 0 || strcmp(status, "partially_shipped") == 0) {
+        int left = 0;
+        json_array_foreach(lines, i, line)
+            if (strcmp(json_string_value(json_object_get(line, "type")), "product") == 0 &&
+                json_integer_value(json_object_get(line, "quantity")) > json_integer_value(json_object_get(line, "quantity_shipped")))
+                left = 1;
+        status = left ? "partially_shipped" : "shipped";
+    }
+    *data = json_pack("{s:{s:O,s:O},s:{s:O,s:I},s:o,s:o,s:s}", "before", "lines", json_object_get(doc, "lines"),
                       "amount", json_object_get(doc, "amount"), "after", "lines", lines, "amount",
-                      (json_int_t)amount, "schedule", schedule, "refund", refund_json(refund_id, refund, at));
+                      (json_int_t)amount, "schedule", schedule, "refund", refund_json(refund_id, refund, at),
+                      "status", status);
     return *data ? 0 : CS_ENOMEM;
 }
 
@@ -996,6 +1013,9 @@ int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const
     int64_t amount = json_integer_value(json_object_get(doc, "amount")) - value;
     json_t *schedule = NULL;
     int64_t refund = 0;
+    if (full)   /* nothing kept: handling and discounts go with the goods, the lines add up to 0 */
+        json_array_foreach(new_lines, i, line)
+            json_object_set_new(line, "amount", json_integer(0));
     if (full) {
         schedule = json_deep_copy(json_object_get(json_object_get(doc, "plan"), "schedule"));
         json_t *inst;

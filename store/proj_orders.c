@@ -160,8 +160,8 @@ static void fold_completed(json_t *doc)
     json_t *inst;
     json_array_foreach(json_object_get(json_object_get(doc, "plan"), "schedule"), i, inst) {
         const char *st = json_string_value(json_object_get(inst, "status"));
-        if (!st || strcmp(st, "paid") != 0)
-            return;
+        if (!st || (strcmp(st, "paid") != 0 && strcmp(st, "cancelled") != 0))
+            return;   /* cancelled: re-computed away by an edit or a return */
     }
     const char *status = json_string_value(json_object_get(doc, "status"));
     if (status && strcmp(status, "shipped") == 0)
@@ -257,6 +257,12 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             if (hold)
                 hold_set(doc, hold);
             json_t *refunded = json_object_get(v->data, "amount_refunded");
+            json_t *refund = json_object_get(v->data, "refund");
+            if (json_is_object(refund)) {
+                json_t *refunds = json_object_get(doc, "refunds");
+                if (json_is_array(refunds))
+                    json_array_append(refunds, refund);
+            }
             if (json_is_integer(refunded))
                 json_object_set(doc, "amount_refunded", refunded);
         } else if (strcmp(v->type, "order.expired") == 0 || strcmp(v->type, "order.abandoned") == 0) {
@@ -271,6 +277,8 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             if (json_is_integer(json_object_get(after, "amount")))
                 json_object_set(doc, "amount", json_object_get(after, "amount"));
             fold_schedule_and_refund(doc, v->data);
+            if (json_is_string(json_object_get(v->data, "status")))
+                json_object_set(doc, "status", json_object_get(v->data, "status"));
         } else if (strcmp(v->type, "order.returned") == 0) {
             if (json_is_array(json_object_get(v->data, "lines")))
                 json_object_set(doc, "lines", json_object_get(v->data, "lines"));
