@@ -387,7 +387,7 @@ void api_portal_session(struct req_ctx *rc)
     json_decref(body);
     /* The challenge's merchant clock decides expiry: read it first. */
     char key[96];
-    snprintf(key, sizeof key, "chl:%s", chl);
+    snprintf(key, sizeof key, "chl:%s", c->challenge_id);   /* chl went with the body */
     struct store_txn t;
     MDB_val v;
     json_t *o = NULL;
