@@ -602,6 +602,96 @@ void api_orders_cancel(struct req_ctx *rc)
     submit(rc, c);
 }
 
+static int decide_early_payment(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
+                                json_t **data)
+{
+    *type = "order.early_payment";
+    return order_decide_early_payment(doc, json_integer_value(json_object_get(c->params, "amount")), c->now_us,
+                                      data, &c->base.diag);
+}
+
+static int exec_early_payment(struct store_txn *t, struct write_cmd *wc)
+{
+    return exec_order_change(t, (struct order_cmd *)wc, decide_early_payment, 200);
+}
+
+static int decide_due_day(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
+                          json_t **data)
+{
+    *type = "order.due_day_changed";
+    return order_decide_due_day(doc, (int)json_integer_value(json_object_get(c->params, "day")), c->now_us,
+                                data, &c->base.diag);
+}
+
+static int exec_due_day(struct store_txn *t, struct write_cmd *wc)
+{
+    return exec_order_change(t, (struct order_cmd *)wc, decide_due_day, 200);
+}
+
+/* Operator actions act on any merchant's order: the command takes the
+ * order's merchant and mode from its document. */
+static void submit_operator_change(struct req_ctx *rc, write_exec_fn exec, json_t *params)
+{
+    if (path_order_id(rc)) {
+        json_decref(params);
+        return;
+    }
+    struct store_txn t;
+    MDB_val v;
+    json_t *o = NULL;
+    if (store_read_begin(rc->app->store, &t) == 0) {
+        if (store_order_get(&t, rc->params[0], &v) == 0)
+            o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        store_abort(&t);
+    }
+    const char *mer = json_string_value(json_object_get(o, "merchant"));
+    if (!mer) {
+        json_decref(o);
+        json_decref(params);
+        respond_fail(rc, CS_ENOTFOUND, "id", "no such order: %s", rc->params[0]);
+        return;
+    }
+    snprintf(rc->merchant_id, sizeof rc->merchant_id, "%s", mer);
+    rc->livemode = json_is_true(json_object_get(o, "livemode"));
+    json_decref(o);
+    struct order_cmd *c = order_cmd_new(rc, exec);
+    if (!c) {
+        json_decref(params);
+        return;
+    }
+    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
+    c->params = params;
+    submit(rc, c);
+}
+
+void api_admin_early_payment(struct req_ctx *rc)
+{
+    static const char *const keys[] = {"amount", NULL};
+    json_t *body = NULL;
+    int64_t amount = 0;
+    if (jin_parse(rc->req->body, rc->req->body_len, &body, &rc->diag) || jin_object(body, "", keys, &rc->diag) ||
+        jin_int(body, "", "amount", 1, 1, CS_AMOUNT_MINOR_MAX, &amount, &rc->diag)) {
+        json_decref(body);
+        respond_error(rc);
+        return;
+    }
+    submit_operator_change(rc, exec_early_payment, body);
+}
+
+void api_admin_due_day(struct req_ctx *rc)
+{
+    static const char *const keys[] = {"day", NULL};
+    json_t *body = NULL;
+    int64_t day = 0;
+    if (jin_parse(rc->req->body, rc->req->body_len, &body, &rc->diag) || jin_object(body, "", keys, &rc->diag) ||
+        jin_int(body, "", "day", 1, 1, 31, &day, &rc->diag)) {
+        json_decref(body);
+        respond_error(rc);
+        return;
+    }
+    submit_operator_change(rc, exec_due_day, body);
+}
+
 /* Shared by the order changes whose body is validated on the loop thread and
  * decided in the writer: parse, validate, submit. */
 static void submit_change(struct req_ctx *rc, write_exec_fn exec, json_t *params)

@@ -29,7 +29,7 @@ void clock_format_date(int64_t us, char *buf, size_t cap)
     snprintf(buf, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
-static int days_in_month(int y, int m)
+int clock_days_in_month(int y, int m)
 {
     static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -46,7 +46,7 @@ int clock_parse_date(const char *s, int *y, int *m, int *d)
     int yy = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     int mm = (s[5] - '0') * 10 + (s[6] - '0');
     int dd = (s[8] - '0') * 10 + (s[9] - '0');
-    if (yy < 1900 || mm < 1 || mm > 12 || dd < 1 || dd > days_in_month(yy, mm))
+    if (yy < 1900 || mm < 1 || mm > 12 || dd < 1 || dd > clock_days_in_month(yy, mm))
         return -1;
     *y = yy; *m = mm; *d = dd;
     return 0;

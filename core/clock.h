@@ -13,5 +13,7 @@ void clock_format_rfc3339(int64_t us, char *buf, size_t cap);
 void clock_format_date(int64_t us, char *buf, size_t cap);
 /* Parses "YYYY-MM-DD" into y/m/d and checks it is a real calendar date. */
 int clock_parse_date(const char *s, int *y, int *m, int *d);
+/* Days in month m (1..12) of year y. */
+int clock_days_in_month(int y, int m);
 
 #endif

@@ -1093,3 +1093,112 @@ int order_decide_payoff(json_t *doc, int64_t now_us, json_t **data, struct cs_di
                       (json_int_t)waived, "instalments", paid, "paid_at", at, "next_charge");
     return *data ? 0 : CS_ENOMEM;
 }
+
+/* ---- operator actions ------------------------------------------------------------- */
+
+static int running(json_t *doc, struct cs_diag *d)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    static const char *const ok[] = {"confirmed", "partially_shipped", "shipped", NULL};
+    if (!st || !in_list(st, ok))
+        return cs_fail(d, CS_ESTATE, "", "a %s order has no running plan", st ? st : "unknown");
+    return 0;
+}
+
+/* The next charge of a schedule (as order_next_charge, on a schedule). */
+static json_t *next_charge_of(json_t *doc, json_t *schedule, int64_t now_us)
+{
+    json_t *copy = json_copy(doc), *plan = json_copy(json_object_get(doc, "plan"));
+    json_object_set(plan, "schedule", schedule);
+    json_object_set_new(copy, "plan", plan);
+    json_t *next = order_next_charge(copy, 0, now_us);
+    json_decref(copy);
+    return next;
+}
+
+int order_decide_early_payment(json_t *doc, int64_t amount, int64_t now_us, json_t **data, struct cs_diag *d)
+{
+    int rc = running(doc, d);
+    if (rc)
+        return rc;
+    json_t *sched = json_deep_copy(json_object_get(json_object_get(doc, "plan"), "schedule"));
+    int64_t open = 0;
+    size_t i;
+    json_t *inst;
+    json_array_foreach(sched, i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if (!st || (strcmp(st, "paid") != 0 && strcmp(st, "cancelled") != 0))
+            open += json_integer_value(json_object_get(inst, "amount"));
+    }
+    if (amount > open) {
+        json_decref(sched);
+        return cs_fail(d, CS_EAMOUNT, "amount", "amount %lld is more than the %lld left to pay", (long long)amount,
+                       (long long)open);
+    }
+    struct card_facts card;
+    struct acq_result r;
+    if (card_facts_from_json(json_object_get(doc, "card"), &card) != 0) {
+        json_decref(sched);
+        return cs_fail(d, CS_ECORRUPT, "", "the order has no usable card");
+    }
+    acquirer_authorize(&card, amount, 0, &r);
+    if (r.outcome != ACQ_APPROVED) {
+        json_decref(sched);
+        return cs_fail(d, CS_ECARD, "", "the card was declined (%s): %s", r.code, r.message);
+    }
+    char at[40], today[11];
+    clock_format_rfc3339(now_us, at, sizeof at);
+    clock_format_date(now_us, today, sizeof today);
+    int64_t left = amount;
+    json_array_foreach(sched, i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if (left == 0 || (st && (strcmp(st, "paid") == 0 || strcmp(st, "cancelled") == 0)))
+            continue;
+        int64_t a = json_integer_value(json_object_get(inst, "amount"));
+        if (left >= a) {   /* covered whole: paid now, its fee dropped if not yet due */
+            left -= a;
+            const char *due = json_string_value(json_object_get(inst, "due_date"));
+            if (due && strcmp(due, today) > 0)
+                json_object_set_new(inst, "fee", json_integer(0));
+            json_object_set_new(inst, "amount", json_integer(0));
+            json_object_set_new(inst, "status", json_string("paid"));
+            json_object_set_new(inst, "paid_at", json_string(at));
+        } else {
+            json_object_set_new(inst, "amount", json_integer(a - left));
+            left = 0;
+        }
+    }
+    *data = json_pack("{s:{s:I,s:s},s:o,s:o}", "payment", "amount", (json_int_t)amount, "paid_at", at,
+                      "schedule", sched, "next_charge", next_charge_of(doc, sched, now_us));
+    return *data ? 0 : CS_ENOMEM;
+}
+
+int order_decide_due_day(json_t *doc, int day, int64_t now_us, json_t **data, struct cs_diag *d)
+{
+    int rc = running(doc, d);
+    if (rc)
+        return rc;
+    json_t *sched = json_deep_copy(json_object_get(json_object_get(doc, "plan"), "schedule"));
+    size_t i;
+    json_t *inst;
+    int moved = 0;
+    json_array_foreach(sched, i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        const char *due = json_string_value(json_object_get(inst, "due_date"));
+        int y, m, dd;
+        if ((st && (strcmp(st, "paid") == 0 || strcmp(st, "cancelled") == 0)) || !due ||
+            clock_parse_date(due, &y, &m, &dd) != 0)
+            continue;
+        int dim = clock_days_in_month(y, m);
+        char nd[11];
+        snprintf(nd, sizeof nd, "%04d-%02d-%02d", y, m, day < dim ? day : dim);
+        json_object_set_new(inst, "due_date", json_string(nd));
+        moved++;
+    }
+    if (!moved) {
+        json_decref(sched);
+        return cs_fail(d, CS_ESTATE, "", "no unpaid instalment is left to move");
+    }
+    *data = json_pack("{s:i,s:o,s:o}", "day", day, "schedule", sched, "next_charge", next_charge_of(doc, sched, now_us));
+    return *data ? 0 : CS_ENOMEM;
+}

@@ -86,6 +86,15 @@ int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const
  * CS_ECARD if the card declines. */
 int order_decide_payoff(json_t *doc, int64_t now_us, json_t **data, struct cs_diag *d);
 
+/* Operator actions (seed 000): a partial early payment of `amount` minor
+ * units, applied to the next unpaid instalments in order (an instalment it
+ * covers whole is paid, and its fee dropped if it was not yet due); moving
+ * the due day of the unpaid instalments to `day` of their month (clamped to
+ * the month's end). *data is the event's data, with the new schedule and the
+ * next charge. */
+int order_decide_early_payment(json_t *doc, int64_t amount, int64_t now_us, json_t **data, struct cs_diag *d);
+int order_decide_due_day(json_t *doc, int day, int64_t now_us, json_t **data, struct cs_diag *d);
+
 /* Customers: 1 if the customer document is the same shopper as the order's
  * customer (same phone, or same e-mail ignoring case; the document number was
  * matched by the index). */

@@ -50,6 +50,10 @@ const struct route routes[] = {
      "listWebhookDeliveries"},
     {"POST", "/v1/webhook_endpoints/{id}/redeliver", api_webhooks_redeliver,
      ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_JSON_BODY, "redeliverWebhookEvents"},
+    {"POST", "/v1/admin/orders/{id}/early_payment", api_admin_early_payment,
+     ROUTE_OPERATOR | ROUTE_WRITE | ROUTE_JSON_BODY, "recordEarlyPayment"},
+    {"POST", "/v1/admin/orders/{id}/due_day", api_admin_due_day,
+     ROUTE_OPERATOR | ROUTE_WRITE | ROUTE_JSON_BODY, "moveDueDay"},
     {"POST", "/v1/admin/policies/reload",  api_admin_reload,   ROUTE_OPERATOR | ROUTE_JSON_BODY, "reloadPolicies"},
     {NULL, NULL, NULL, 0, NULL},
 };

@@ -294,6 +294,17 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             if (json_is_string(json_object_get(v->data, "status")))
                 json_object_set(doc, "status", json_object_get(v->data, "status"));
             fold_schedule_and_refund(doc, v->data);
+        } else if (strcmp(v->type, "order.early_payment") == 0 ||
+                   strcmp(v->type, "order.due_day_changed") == 0) {
+            json_t *plan = json_object_get(doc, "plan");
+            if (json_is_array(json_object_get(v->data, "schedule")) && json_is_object(plan))
+                json_object_set(plan, "schedule", json_object_get(v->data, "schedule"));
+            json_t *pay = json_object_get(v->data, "payment");
+            if (json_is_object(pay))
+                json_object_set_new(doc, "amount_paid",
+                                    json_integer(json_integer_value(json_object_get(doc, "amount_paid")) +
+                                                 json_integer_value(json_object_get(pay, "amount"))));
+            fold_completed(doc);
         } else if (strcmp(v->type, "order.paid_off") == 0) {
             fold_payoff(doc, v->data);
             fold_completed(doc);
