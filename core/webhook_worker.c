@@ -16,7 +16,8 @@ enum attempt_kind { KIND_SENT, KIND_DROP };
 struct flight {
     struct write_cmd base;        /* the record command (first: cast from write_cmd) */
     struct webhook_worker *w;
-    struct flight *next;
+    struct flight *next;          /* w->flights */
+    struct flight *rnext;         /* w->recorded */
     struct webhook_outbox_row row;
     enum attempt_kind kind;
     int recording;                /* handed to the writer */
@@ -180,7 +181,7 @@ static void record_done(struct write_cmd *wc)
         free(f);
         return;
     }
-    f->next = w->recorded;
+    f->rnext = w->recorded;
     w->recorded = f;
     uv_async_send(&w->wake);
     pthread_mutex_unlock(&w->mu);
@@ -414,7 +415,7 @@ static void on_wake(uv_async_t *a)
     int stopping = w->stopping;
     pthread_mutex_unlock(&w->mu);
     while (done) {
-        struct flight *next = done->next;
+        struct flight *next = done->rnext;
         flight_remove(w, done);
         if (done->mail && w->wh->data_dir) {
             char subject[200], text[CS_WEBHOOK_URL_BYTES_MAX + 1200];
@@ -538,7 +539,7 @@ void webhook_worker_free(struct webhook_worker *w)
     /* the loop has ended; connections closed by whc_abort ran their close callbacks */
     uv_loop_close(&w->loop);
     for (struct flight *f = w->recorded, *next; f; f = next) {
-        next = f->next;
+        next = f->rnext;
         free(f->base.body);
         free(f);
     }

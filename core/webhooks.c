@@ -31,7 +31,21 @@ const char *const webhook_event_types[] = {
     "order.confirmed",
     "order.cancelled",
     "order.shipped",
+    "order.abandoned",
+    "order.expired",
+    "order.cart_updated",
+    "order.returned",
+    "order.instalment_paid",
+    "order.instalment_failed",
+    "order.paid_off",
+    "order.card_changed",
+    "order.early_payment",
+    "order.due_day_changed",
     "customer.created",
+    "customer.otp_requested",
+    "customer.otp_failed",
+    "customer.session_started",
+    "test_clock.advanced",
     NULL,
 };
 
@@ -489,11 +503,16 @@ int webhook_mail_spool(const char *data_dir, const char *to, const char *subject
     int64_t now = clock_now_us();
     if (id_new("mail", now, id, sizeof id) != 0)
         return CS_EINTERNAL;
+    /* The same Maildir as the shoppers' e-mails (core/mail_spool.c). */
     snprintf(dir, sizeof dir, "%s/mail-spool", data_dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return CS_EIO;
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, id);
-    snprintf(path, sizeof path, "%s/%s.eml", dir, id);
+    snprintf(tmp, sizeof tmp, "%s/tmp", dir);
+    snprintf(path, sizeof path, "%s/new", dir);
+    if ((mkdir(tmp, 0700) != 0 && errno != EEXIST) || (mkdir(path, 0700) != 0 && errno != EEXIST))
+        return CS_EIO;
+    snprintf(tmp, sizeof tmp, "%s/tmp/%s.eml", dir, id);
+    snprintf(path, sizeof path, "%s/new/%s.eml", dir, id);
     time_t s = (time_t)(now / 1000000);
     struct tm tm;
     gmtime_r(&s, &tm);

@@ -202,7 +202,9 @@ int main(void)
 
     char *report = NULL;
     EQ_ERR(replay(s, dir, "scratch1", &report, &d), 0, "replay: equal on a good store");
-    EQ_INT(count_substr(report, " \xe2\x80\x94 equal\n"), 4, "four projections equal");
+    /* every projection of the registry (it grows with the domains) is equal */
+    OK(count_substr(report, "projection ") >= 5, "every projection is reported");
+    EQ_INT(count_substr(report, " \xe2\x80\x94 equal\n"), count_substr(report, "projection "), "all projections equal");
     OK(strstr(report, "projection streams: 8 entries, digest ") != NULL, "streams line");
     OK(strstr(report, "projection merchants: 3 entries, digest ") != NULL, "merchants line (2 + 1 key)");
     OK(strstr(report, "projection orders: 6 entries, digest ") != NULL, "orders line (3 + 3 index)");
