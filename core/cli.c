@@ -113,7 +113,7 @@ int cli_serve(int argc, char **argv)
 {
     static const char *const with_value[] = {"--data", "--listen", "--config", "--policy-dir",
                                              "--operator-token-file", "--map-max-bytes",
-                                             "--header-timeout-ms", "--body-timeout-ms",
+                                             "--header-timeout-ms", "--body-timeout-ms", "--smtp-relay",
                                              "--idle-timeout-ms", "--webhook-ca-file",
                                              "--webhook-backoff-scale", NULL};
     static const char *const flags[] = {"--unsafe-nosync", NULL};
@@ -210,6 +210,12 @@ int cli_serve(int argc, char **argv)
         o.operator_token = getenv("CAISSE_OPERATOR_TOKEN");
     }
     o.unsafe_nosync = has_flag(argc, argv, "--unsafe-nosync");
+    o.smtp_relay = opt(argc, argv, "--smtp-relay");
+    if (o.smtp_relay && strncmp(o.smtp_relay, "smtp://", 7) != 0 && strncmp(o.smtp_relay, "smtps://", 8) != 0) {
+        fprintf(stderr, "caisse: --smtp-relay must be smtp://HOST:PORT or smtps://HOST:PORT\n");
+        status = 2;
+        goto out;
+    }
     o.webhook_ca_file = opt(argc, argv, "--webhook-ca-file");
     if (opt(argc, argv, "--webhook-backoff-scale")) {
         /* a test knob: 0.0001 makes the 24 h step of the retry schedule 8.6 s */

@@ -120,7 +120,7 @@ int server_run(const struct serve_options *o)
         fprintf(stderr, "caisse: cannot start the scheduler\n");
         return 1;
     }
-    if (mail_spool_start(&s.app, o->data_dir, &s.app.mail) != 0) {
+    if (mail_spool_start(&s.app, o->data_dir, o->smtp_relay, &s.app.mail) != 0) {
         fprintf(stderr, "caisse: cannot create the mail spool in %s/mail-spool\n", o->data_dir);
         return 1;
     }

@@ -10,6 +10,7 @@ struct serve_options {
     const char *operator_token;      /* NULL: operator API off */
     uint64_t map_bytes_max;          /* 0: default */
     int unsafe_nosync;               /* benchmark only: MDB_NOSYNC */
+    const char *smtp_relay;          /* "smtp://host:port" or NULL: e-mails to the spool dir */
     unsigned header_timeout_ms, body_timeout_ms, idle_timeout_ms; /* 0: limits.h */
     const char *webhook_ca_file;     /* PEM bundle for HTTPS webhooks; NULL: the system's */
     double webhook_backoff_scale;    /* test knob: multiplies the retry schedule; 0: 1.0 */
