@@ -58,6 +58,7 @@ struct portal_cmd {
     char text[160];            /* OTP: the code (e-mailed, never logged); session: the token */
     char hmac[65];             /* OTP: code hmac; session: token sha256 */
     json_t *data;              /* card facts */
+    int64_t early_fee;         /* payoff: decided by plans.early_repayment_fee */
 };
 
 static int append(struct store_txn *t, struct portal_cmd *c, const char *aggregate, const char *type,
@@ -215,7 +216,7 @@ static int exec_order_op(struct store_txn *t, struct portal_cmd *c)
     int rc;
     if (c->kind == P_PAYOFF) {
         type = "order.paid_off";
-        rc = order_decide_payoff(doc, c->now_us, &data, &c->base.diag);
+        rc = order_decide_payoff(doc, c->now_us, c->early_fee, &data, &c->base.diag);
     } else {
         type = "order.card_changed";
         data = json_pack("{s:O,s:{s:i,s:s}}", "card", c->data, "validation", "amount", CARD_CHECK_MINOR,
@@ -490,8 +491,49 @@ void api_portal_payoff(struct req_ctx *rc)
     }
     json_decref(body);
     struct portal_cmd *c = order_op(rc, P_PAYOFF);
-    if (c)
-        submit(rc, c);
+    if (!c)
+        return;
+    /* The policy runs here, on the loop thread; its decision travels in the
+     * command and is recorded in the event. */
+    struct store_txn t;
+    MDB_val v;
+    json_t *o = NULL, *mer = req_merchant(rc);
+    if (store_read_begin(rc->app->store, &t) == 0) {
+        if (store_order_get(&t, c->order_id, &v) == 0)
+            o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        store_abort(&t);
+    }
+    int64_t remaining = 0;
+    size_t i;
+    json_t *inst;
+    json_array_foreach(json_object_get(json_object_get(o, "plan"), "schedule"), i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if (!st || (strcmp(st, "paid") != 0 && strcmp(st, "cancelled") != 0))
+            remaining += json_integer_value(json_object_get(inst, "amount"));
+    }
+    char today[11];
+    clock_format_date(c->now_us, today, sizeof today);
+    json_t *in = json_pack("{s:O?,s:O?,s:I,s:s,s:{s:s}}", "country", json_object_get(mer, "country"), "currency",
+                           json_object_get(o, "currency"), "amount", (json_int_t)remaining, "date", today,
+                           "merchant", "id", rc->merchant_id);
+    json_decref(o);
+    json_t *out = NULL;
+    int err = in ? policy_call(rc->app->policy, "plans.early_repayment_fee", in, &out, &rc->diag) : CS_ENOMEM;
+    json_decref(in);
+    json_t *fee = json_object_get(out, "fee");
+    if (!err && (!json_is_integer(fee) || json_integer_value(fee) < 0))
+        err = cs_fail(&rc->diag, CS_EPOLICYFAIL, "", "plans.early_repayment_fee returned no non-negative integer fee");
+    if (!err)
+        c->early_fee = json_integer_value(fee);
+    json_decref(out);
+    if (err) {
+        if (err == CS_ENOTFOUND)
+            cs_fail(&rc->diag, CS_EPOLICYFAIL, "", "no plans.early_repayment_fee policy is defined");
+        free(c);
+        respond_error(rc);
+        return;
+    }
+    submit(rc, c);
 }
 
 void api_portal_card(struct req_ctx *rc)

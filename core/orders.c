@@ -1046,7 +1046,7 @@ int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const
 
 /* ---- early payoff ------------------------------------------------------------------ */
 
-int order_decide_payoff(json_t *doc, int64_t now_us, json_t **data, struct cs_diag *d)
+int order_decide_payoff(json_t *doc, int64_t now_us, int64_t early_fee, json_t **data, struct cs_diag *d)
 {
     const char *st = json_string_value(json_object_get(doc, "status"));
     static const char *const running[] = {"confirmed", "partially_shipped", "shipped", NULL};
@@ -1076,6 +1076,7 @@ int order_decide_payoff(json_t *doc, int64_t now_us, json_t **data, struct cs_di
         json_decref(paid);
         return cs_fail(d, CS_ESTATE, "", "every instalment is already paid");
     }
+    amount += early_fee;   /* only where the country's policy sets one */
     struct card_facts card;
     struct acq_result r;
     if (card_facts_from_json(json_object_get(doc, "card"), &card) != 0) {
@@ -1089,8 +1090,9 @@ int order_decide_payoff(json_t *doc, int64_t now_us, json_t **data, struct cs_di
     }
     char at[40];
     clock_format_rfc3339(now_us, at, sizeof at);
-    *data = json_pack("{s:{s:I,s:I,s:o,s:s},s:n}", "payoff", "amount", (json_int_t)amount, "fees_waived",
-                      (json_int_t)waived, "instalments", paid, "paid_at", at, "next_charge");
+    *data = json_pack("{s:{s:I,s:I,s:I,s:o,s:s},s:n}", "payoff", "amount", (json_int_t)amount, "fees_waived",
+                      (json_int_t)waived, "early_repayment_fee", (json_int_t)early_fee, "instalments", paid,
+                      "paid_at", at, "next_charge");
     return *data ? 0 : CS_ENOMEM;
 }
 

@@ -84,7 +84,7 @@ int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const
  * order.paid_off event's data (next_charge null: nothing more to charge).
  * CS_ESTATE if nothing is left to pay or the order is not running;
  * CS_ECARD if the card declines. */
-int order_decide_payoff(json_t *doc, int64_t now_us, json_t **data, struct cs_diag *d);
+int order_decide_payoff(json_t *doc, int64_t now_us, int64_t early_fee, json_t **data, struct cs_diag *d);
 
 /* Operator actions (seed 000): a partial early payment of `amount` minor
  * units, applied to the next unpaid instalments in order (an instalment it

@@ -179,5 +179,47 @@ class Portal(unittest.TestCase):
         self.assertIn("all projections equal", run_cli("replay", data=srv.data).stdout)
 
 
+class EarlyRepaymentFee(unittest.TestCase):
+    """Only where the country's policy sets one: an override sets 15.00 for FR."""
+
+    def test_override_sets_a_fee(self):
+        import tempfile
+        pdir = tempfile.mkdtemp(prefix="caisse-fee-")
+        with open(os.path.join(pdir, "fee.lua"), "w") as f:
+            f.write('local base = caisse.policy.get("plans.early_repayment_fee")\n'
+                    'caisse.policy.define("plans.early_repayment_fee", function(i)\n'
+                    '  if i.country == "FR" then return { fee = 1500 } end\n'
+                    '  return base(i)\nend)\n')
+        s2 = Server(args=["--policy-dir", pdir]).start()
+        try:
+            m2 = create_merchant(s2.data, "Fee", "FR")
+            a2 = s2.client(m2["test_secret_key"])
+            o = a2.post("/v1/orders", order_body(((10000, 3),), email="fee@example.com")).json
+            a2.post(f"/v1/orders/{o['id']}/confirm", {})
+            a2.post(f"/v1/orders/{o['id']}/shipments", {})
+            p = s2.client()
+            chl = p.post("/v1/customer/otp", {"merchant": m2["id"], "email": "fee@example.com"}).json["id"]
+            d = os.path.join(s2.data, "mail-spool", "new")
+            code = None
+            deadline = time.monotonic() + 10
+            while code is None and time.monotonic() < deadline:
+                for name in os.listdir(d):
+                    if chl in name:
+                        code = re.search(r"Your code: (\d{6})", open(os.path.join(d, name)).read()).group(1)
+                time.sleep(0.05)
+            tok = p.post("/v1/customer/sessions", {"challenge_id": chl, "code": code}).json["token"]
+            r = s2.client(tok).post(f"/v1/customer/orders/{o['id']}/payoff", {})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["amount_paid"], 30000 + 1500, "principal plus the country's fee")
+            ev = [x for x in a2.get(f"/v1/orders/{o['id']}/activity").json["data"] if x["type"] == "order.paid_off"]
+            self.assertEqual(ev[0]["details"]["payoff"]["early_repayment_fee"], 1500)
+            a2.close()
+            p.close()
+        finally:
+            s2.cleanup()
+            os.unlink(os.path.join(pdir, "fee.lua"))
+            os.rmdir(pdir)
+
+
 if __name__ == "__main__":
     unittest.main()
