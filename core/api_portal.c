@@ -188,6 +188,13 @@ static int exec_verify(struct store_txn *t, struct portal_cmd *c)
     return write_cmd_fail(&c->base, rc);
 }
 
+/* Confirmed, and not finished: instalments are still to be charged. */
+static int plan_running(json_t *doc)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    return st && (strcmp(st, "confirmed") == 0 || strcmp(st, "partially_shipped") == 0 || strcmp(st, "shipped") == 0);
+}
+
 /* The order, if it is this shopper's. */
 static json_t *own_order(struct store_txn *t, struct portal_cmd *c)
 {
@@ -217,6 +224,9 @@ static int exec_order_op(struct store_txn *t, struct portal_cmd *c)
     if (c->kind == P_PAYOFF) {
         type = "order.paid_off";
         rc = order_decide_payoff(doc, c->now_us, c->early_fee, &data, &c->base.diag);
+    } else if (!plan_running(doc)) {
+        rc = cs_fail(&c->base.diag, CS_ESTATE, "", "a %s purchase has no plan left to pay: its card cannot change",
+                     json_string_value(json_object_get(doc, "status")));
     } else {
         type = "order.card_changed";
         data = json_pack("{s:O,s:{s:i,s:s}}", "card", c->data, "validation", "amount", CARD_CHECK_MINOR,

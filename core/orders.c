@@ -756,7 +756,7 @@ json_t *order_next_charge(json_t *doc, int after, int64_t now_us)
     json_t *inst;
     json_array_foreach(json_object_get(json_object_get(doc, "plan"), "schedule"), i, inst) {
         const char *st = json_string_value(json_object_get(inst, "status"));
-        if ((int)i + 1 <= after || (st && strcmp(st, "paid") == 0))
+        if ((int)i + 1 <= after || (st && (strcmp(st, "paid") == 0 || strcmp(st, "cancelled") == 0)))
             continue;
         int64_t due = due_date_us(json_string_value(json_object_get(inst, "due_date")));
         return json_pack("{s:i,s:I}", "instalment", (int)i + 1, "due_us", (json_int_t)(due > now_us ? due : now_us));
@@ -799,6 +799,8 @@ int order_decide_charge(json_t *doc, int64_t now_us, const char **type, json_t *
     }
     return *data ? 0 : CS_ENOMEM;
 }
+
+static json_t *next_charge_of(json_t *doc, json_t *schedule, int64_t now_us);
 
 /* ---- edits and returns ----------------------------------------------------------- */
 
@@ -949,6 +951,8 @@ int order_decide_cart_edit(json_t *doc, json_t *lines, int64_t amount, const cha
                       "amount", json_object_get(doc, "amount"), "after", "lines", lines, "amount",
                       (json_int_t)amount, "schedule", schedule, "refund", refund_json(refund_id, refund, at),
                       "status", status);
+    if (*data && json_array_size(json_object_get(doc, "shipments")) > 0)   /* a running schedule */
+        json_object_set_new(*data, "next_charge", next_charge_of(doc, schedule, 0));
     return *data ? 0 : CS_ENOMEM;
 }
 
@@ -1041,6 +1045,8 @@ int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const
                       "amount", (json_int_t)value, "full", full, "returned_at", at, "lines", new_lines,
                       "amount_after", (json_int_t)amount, "schedule", schedule, "refund",
                       refund_json(refund_id, refund, at), "status", full ? "returned" : st);
+    if (*data)   /* the pending charge follows the new schedule (none after a full return) */
+        json_object_set_new(*data, "next_charge", full ? json_null() : next_charge_of(doc, schedule, 0));
     return *data ? 0 : CS_ENOMEM;
 }
 

@@ -197,30 +197,5 @@ int store_customers_each(struct store_txn *t, const char *merchant_id, int livem
         memset(kb + prefix, 0xff, 9);
         klen = prefix + 9;
     }
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->store->dbi[DBI_CUSTOMERS_BY_MERCHANT], &c);
-    if (rc)
-        return store_txn_fail(t, store_err(rc));
-    MDB_val k = { klen, kb }, v;
-    for (rc = store_cursor_below(c, &k, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-        if (k.mv_size <= prefix + 8 || k.mv_size - prefix - 8 >= CS_ID_BYTES_MAX ||
-            memcmp(k.mv_data, kb, prefix) != 0)
-            break;
-        char id[CS_ID_BYTES_MAX];
-        size_t idlen = k.mv_size - prefix - 8;
-        memcpy(id, (const uint8_t *)k.mv_data + prefix + 8, idlen);
-        id[idlen] = 0;
-        MDB_val ik = { idlen, id }, doc;
-        if ((rc = mdb_get(t->txn, t->store->dbi[DBI_CUSTOMERS], &ik, &doc))) {
-            if (rc == MDB_NOTFOUND)
-                rc = MDB_CORRUPTED;
-            break;
-        }
-        if (fn(ctx, id, &doc))
-            break;
-    }
-    mdb_cursor_close(c);
-    if (rc == 0 || rc == MDB_NOTFOUND)
-        return 0;
-    return store_txn_fail(t, store_err(rc));
+    return store_index_walk_newest(t, DBI_CUSTOMERS_BY_MERCHANT, DBI_CUSTOMERS, kb, klen, prefix, fn, ctx);
 }

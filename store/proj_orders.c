@@ -279,6 +279,7 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             fold_schedule_and_refund(doc, v->data);
             if (json_is_string(json_object_get(v->data, "status")))
                 json_object_set(doc, "status", json_object_get(v->data, "status"));
+            fold_completed(doc);
         } else if (strcmp(v->type, "order.returned") == 0) {
             if (json_is_array(json_object_get(v->data, "lines")))
                 json_object_set(doc, "lines", json_object_get(v->data, "lines"));
@@ -294,6 +295,7 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
             if (json_is_string(json_object_get(v->data, "status")))
                 json_object_set(doc, "status", json_object_get(v->data, "status"));
             fold_schedule_and_refund(doc, v->data);
+            fold_completed(doc);
         } else if (strcmp(v->type, "order.early_payment") == 0 ||
                    strcmp(v->type, "order.due_day_changed") == 0) {
             json_t *plan = json_object_get(doc, "plan");
@@ -413,30 +415,5 @@ int store_orders_each(struct store_txn *t, const char *merchant_id, int livemode
         memset(kb + prefix, 0xff, 9);
         klen = prefix + 9;
     }
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->store->dbi[DBI_ORDERS_BY_MERCHANT], &c);
-    if (rc)
-        return store_txn_fail(t, store_err(rc));
-    MDB_val k = { klen, kb }, v;
-    for (rc = store_cursor_below(c, &k, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-        if (k.mv_size <= prefix + 8 || k.mv_size - prefix - 8 >= CS_ID_BYTES_MAX ||
-            memcmp(k.mv_data, kb, prefix) != 0)
-            break;
-        char id[CS_ID_BYTES_MAX];
-        size_t idlen = k.mv_size - prefix - 8;
-        memcpy(id, (const uint8_t *)k.mv_data + prefix + 8, idlen);
-        id[idlen] = 0;
-        MDB_val ik = { idlen, id }, doc;
-        if ((rc = mdb_get(t->txn, t->store->dbi[DBI_ORDERS], &ik, &doc))) {
-            if (rc == MDB_NOTFOUND)
-                rc = MDB_CORRUPTED;   /* indexed but absent */
-            break;
-        }
-        if (fn(ctx, id, &doc))
-            break;
-    }
-    mdb_cursor_close(c);
-    if (rc == 0 || rc == MDB_NOTFOUND)
-        return 0;
-    return store_txn_fail(t, store_err(rc));
+    return store_index_walk_newest(t, DBI_ORDERS_BY_MERCHANT, DBI_ORDERS, kb, klen, prefix, fn, ctx);
 }

@@ -92,3 +92,35 @@ void store_projections_txn_end(void)
 {
     proj_orders_forget();
 }
+
+int store_index_walk_newest(struct store_txn *t, enum store_dbi index, enum store_dbi docs, const uint8_t *start,
+                            size_t start_len, size_t prefix,
+                            int (*fn)(void *ctx, const char *id, const MDB_val *doc), void *ctx)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->store->dbi[index], &c);
+    if (rc)
+        return store_txn_fail(t, store_err(rc));
+    MDB_val k = { start_len, (void *)start }, v;
+    for (rc = store_cursor_below(c, &k, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+        if (k.mv_size <= prefix + 8 || k.mv_size - prefix - 8 >= CS_ID_BYTES_MAX ||
+            memcmp(k.mv_data, start, prefix) != 0)
+            break;
+        char id[CS_ID_BYTES_MAX];
+        size_t idlen = k.mv_size - prefix - 8;
+        memcpy(id, (const uint8_t *)k.mv_data + prefix + 8, idlen);
+        id[idlen] = 0;
+        MDB_val ik = { idlen, id }, doc;
+        if ((rc = mdb_get(t->txn, t->store->dbi[docs], &ik, &doc))) {
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_CORRUPTED;   /* indexed but absent */
+            break;
+        }
+        if (fn(ctx, id, &doc))
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    return store_txn_fail(t, store_err(rc));
+}

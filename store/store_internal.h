@@ -182,6 +182,12 @@ int store_projections_apply(MDB_txn *txn, const MDB_dbi *dbi, const struct event
  * every write transaction ends, committed or not. */
 void store_projections_txn_end(void);
 void proj_orders_forget(void);
+/* Walks a "prefix | created_us(BE) | id" index newest first from just below
+ * `start` (its first `prefix` bytes bound the walk), handing fn each id with
+ * its document from `docs`. fn returns nonzero to stop. */
+int store_index_walk_newest(struct store_txn *t, enum store_dbi index, enum store_dbi docs, const uint8_t *start,
+                            size_t start_len, size_t prefix,
+                            int (*fn)(void *ctx, const char *id, const MDB_val *doc), void *ctx);
 int store_projection_digest_raw(MDB_txn *txn, const MDB_dbi *dbi, const struct store_projection *p,
                                 uint8_t out[STORE_HASH_BYTES], uint64_t *entries);
 
