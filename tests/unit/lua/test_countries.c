@@ -1,4 +1,4 @@
-/* The built-in country.rules (lua/policy/countries.lua and countries/*.lua):
+/* The built-in country.rules (lua/policy/countries.lua and the countries/ files):
  * public holidays and business days of FR, ES, PT and IT, VAT rates, accepted
  * ID documents by purpose, Portugal's credit-intermediary rule and its
  * override. */
