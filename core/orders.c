@@ -1143,20 +1143,35 @@ int order_decide_early_payment(json_t *doc, int64_t amount, int64_t now_us, json
         return cs_fail(d, CS_EAMOUNT, "amount", "amount %lld is more than the %lld left to pay", (long long)amount,
                        (long long)open);
     }
+    char at[40], today[11];
+    clock_format_rfc3339(now_us, at, sizeof at);
+    clock_format_date(now_us, today, sizeof today);
+    /* An instalment the payment covers whole that is already due brings its
+     * fee along: once marked paid it would never be charged. */
+    int64_t fees = 0, cover = amount;
+    json_array_foreach(sched, i, inst) {
+        const char *st = json_string_value(json_object_get(inst, "status"));
+        if (st && (strcmp(st, "paid") == 0 || strcmp(st, "cancelled") == 0))
+            continue;
+        int64_t a = json_integer_value(json_object_get(inst, "amount"));
+        if (cover < a)
+            break;
+        cover -= a;
+        const char *due = json_string_value(json_object_get(inst, "due_date"));
+        if (due && strcmp(due, today) <= 0)
+            fees += json_integer_value(json_object_get(inst, "fee"));
+    }
     struct card_facts card;
     struct acq_result r;
     if (card_facts_from_json(json_object_get(doc, "card"), &card) != 0) {
         json_decref(sched);
         return cs_fail(d, CS_ECORRUPT, "", "the order has no usable card");
     }
-    acquirer_authorize(&card, amount, 0, &r);
+    acquirer_authorize(&card, amount + fees, 0, &r);
     if (r.outcome != ACQ_APPROVED) {
         json_decref(sched);
         return cs_fail(d, CS_ECARD, "", "the card was declined (%s): %s", r.code, r.message);
     }
-    char at[40], today[11];
-    clock_format_rfc3339(now_us, at, sizeof at);
-    clock_format_date(now_us, today, sizeof today);
     int64_t left = amount;
     json_array_foreach(sched, i, inst) {
         const char *st = json_string_value(json_object_get(inst, "status"));
@@ -1176,8 +1191,10 @@ int order_decide_early_payment(json_t *doc, int64_t amount, int64_t now_us, json
             left = 0;
         }
     }
-    *data = json_pack("{s:{s:I,s:s},s:o,s:o}", "payment", "amount", (json_int_t)amount, "paid_at", at,
-                      "schedule", sched, "next_charge", next_charge_of(doc, sched, now_us));
+    *data = json_pack("{s:{s:I,s:I,s:s},s:o}", "payment", "amount", (json_int_t)(amount + fees), "fees",
+                      (json_int_t)fees, "paid_at", at, "schedule", sched);
+    if (*data && json_array_size(json_object_get(doc, "shipments")) > 0)   /* a running schedule */
+        json_object_set_new(*data, "next_charge", next_charge_of(doc, sched, now_us));
     return *data ? 0 : CS_ENOMEM;
 }
 
@@ -1207,6 +1224,8 @@ int order_decide_due_day(json_t *doc, int day, int64_t now_us, json_t **data, st
         json_decref(sched);
         return cs_fail(d, CS_ESTATE, "", "no unpaid instalment is left to move");
     }
-    *data = json_pack("{s:i,s:o,s:o}", "day", day, "schedule", sched, "next_charge", next_charge_of(doc, sched, now_us));
+    *data = json_pack("{s:i,s:o}", "day", day, "schedule", sched);
+    if (*data && json_array_size(json_object_get(doc, "shipments")) > 0)   /* a running schedule */
+        json_object_set_new(*data, "next_charge", next_charge_of(doc, sched, now_us));
     return *data ? 0 : CS_ENOMEM;
 }
