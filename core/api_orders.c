@@ -35,6 +35,9 @@ struct order_cmd {
     int64_t expected_version; /* -1: none */
     /* cancel, ship: the validated request body */
     json_t *params;
+    /* commands of a plugin (orders_submit_command): answered through this callback, not rc */
+    void (*cb_done)(void *ctx, int status, const char *body, size_t len);
+    void *cb_ctx;
 };
 
 static void order_cmd_free(struct order_cmd *c)
@@ -49,6 +52,17 @@ static void order_cmd_free(struct order_cmd *c)
 static void order_cmd_done(struct write_cmd *wc)
 {
     struct order_cmd *c = (struct order_cmd *)wc;
+    if (c->cb_done) {
+        if (wc->err) {
+            char buf[1024];
+            size_t n = cs_diag_render(&wc->diag, buf, sizeof buf);
+            c->cb_done(c->cb_ctx, cs_err_status(wc->diag.err ? wc->diag.err : wc->err), buf, n);
+        } else {
+            c->cb_done(c->cb_ctx, wc->status, wc->body, wc->body_len);
+        }
+        order_cmd_free(c);
+        return;
+    }
     if (wc->err) {
         c->rc->diag = wc->diag;
         respond_error(c->rc);
@@ -801,3 +815,83 @@ void api_orders_get(struct req_ctx *rc)
     store_abort(&t);
 }
 
+
+/* ---- commands of plugins (lua/plugin.h, core/api_plugins.c) ------------------- */
+
+int orders_submit_command(struct app *app, const char *merchant_id, int livemode, const char *actor,
+                          const char *op, const char *order_id, json_t *params,
+                          void (*done)(void *ctx, int status, const char *body, size_t len), void *ctx,
+                          struct cs_diag *d)
+{
+    json_t *empty = json_object();
+    json_t *body = params ? params : empty;
+    json_t *validated = NULL;
+    write_exec_fn exec = NULL;
+    int64_t expected = -1;
+    int rc = 0;
+    if (!json_is_object(body)) {
+        rc = cs_fail(d, CS_EPARAM, "params", "params must be an object");
+    } else if (strcmp(op, "confirm") == 0) {
+        static const char *const keys[] = {"expected_version", NULL};
+        rc = jin_object(body, "", keys, d) || jin_int(body, "", "expected_version", 0, 1, INT32_MAX, &expected, d);
+        exec = exec_confirm;
+    } else if (strcmp(op, "cancel") == 0) {
+        static const char *const keys[] = {"reason", "comment", NULL};
+        const char *reason = NULL, *comment = NULL;
+        rc = jin_object(body, "", keys, d) || jin_string(body, "", "reason", 1, 1, 32, &reason, d) ||
+             jin_string(body, "", "comment", 0, 1, 500, &comment, d);
+        if (!rc) {
+            int known = 0;
+            for (const char *const *r = order_cancel_reasons; *r; r++)
+                known |= strcmp(*r, reason) == 0;
+            if (!known)
+                rc = cs_fail(d, CS_EPARAM, "reason", "reason must be one of customer_request, out_of_stock, "
+                             "fraud_suspected, duplicate_order, delivery_impossible, other");
+            else
+                validated = json_pack("{s:s,s:s?}", "reason", reason, "comment", comment);
+        }
+        exec = exec_cancel;
+    } else if (strcmp(op, "ship") == 0) {
+        json_t *lines = NULL;
+        const char *carrier = NULL, *tracking = NULL;
+        rc = order_validate_shipment(body, &lines, &carrier, &tracking, d);
+        if (!rc)
+            validated = json_incref(body);
+        exec = exec_ship;
+    } else {
+        rc = cs_fail(d, CS_EPARAM, "op", "unknown command %s", op);
+    }
+    json_decref(empty);
+    if (rc) {
+        json_decref(validated);
+        return d->err ? d->err : CS_EPARAM;
+    }
+    if (!id_valid(order_id, "ord")) {
+        json_decref(validated);
+        return cs_fail(d, CS_ENOTFOUND, "id", "no such order: %s", order_id);
+    }
+    struct order_cmd *c = calloc(1, sizeof *c);
+    if (!c) {
+        json_decref(validated);
+        return cs_fail(d, CS_ENOMEM, "", "out of memory");
+    }
+    c->base.exec = exec;
+    c->base.release = release_order;
+    c->base.done = order_cmd_done;
+    c->cb_done = done;
+    c->cb_ctx = ctx;
+    snprintf(c->merchant_id, sizeof c->merchant_id, "%s", merchant_id);
+    c->livemode = livemode;
+    snprintf(c->actor, sizeof c->actor, "%s", actor);
+    snprintf(c->order_id, sizeof c->order_id, "%s", order_id);
+    c->now_us = merchant_now_us(app, merchant_id, livemode);
+    c->expected_version = expected;
+    c->params = validated;
+    int err = writer_submit(app->writer, &c->base);
+    if (err) {
+        order_cmd_free(c);
+        return cs_fail(d, err, "", err == CS_EBUSY ? "too many writes in flight; retry with backoff"
+                                                   : "the server is shutting down");
+    }
+    return 0;
+}

@@ -14,6 +14,7 @@ struct writer;
 struct scheduler;
 struct mail_spool;
 struct webhooks;
+struct plugins;
 
 struct app {
     uv_loop_t *loop;
@@ -23,6 +24,7 @@ struct app {
     struct mail_spool *mail;
     struct webhooks *webhooks;        /* core/webhooks.h */
     struct policy_engine *policy;
+    struct plugins *plugins;          /* lua/plugin.h; NULL without --plugin-dir */
     struct http_server *http;
     char operator_token_sha256[65];   /* "" when the operator API is off */
     uint8_t card_key[32];             /* card fingerprints (core/keys.c) */

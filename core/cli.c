@@ -115,7 +115,7 @@ int cli_serve(int argc, char **argv)
                                              "--operator-token-file", "--map-max-bytes",
                                              "--header-timeout-ms", "--body-timeout-ms", "--smtp-relay",
                                              "--idle-timeout-ms", "--webhook-ca-file",
-                                             "--webhook-backoff-scale", NULL};
+                                             "--webhook-backoff-scale", "--plugin-dir", NULL};
     static const char *const flags[] = {"--unsafe-nosync", NULL};
     if (check_opts(argc, argv, with_value, flags))
         return 2;
@@ -217,6 +217,7 @@ int cli_serve(int argc, char **argv)
         goto out;
     }
     o.webhook_ca_file = opt(argc, argv, "--webhook-ca-file");
+    o.plugin_dir = opt(argc, argv, "--plugin-dir");
     if (opt(argc, argv, "--webhook-backoff-scale")) {
         /* a test knob: 0.0001 makes the 24 h step of the retry schedule 8.6 s */
         const char *v = opt(argc, argv, "--webhook-backoff-scale");

@@ -38,7 +38,8 @@
     X(CS_EIO,           500, "api_error",             "storage_io") \
     X(CS_ECORRUPT,      500, "api_error",             "storage_corrupt") \
     X(CS_ENOENT,        404, "invalid_request_error", "not_found_internal") \
-    X(CS_ENOMEM,        500, "api_error",             "out_of_memory")
+    X(CS_ENOMEM,        500, "api_error",             "out_of_memory") \
+    X(CS_EPLUGINFAIL,   500, "api_error",             "plugin_failed")
 
 enum cs_err {
     CS_OK = 0,

@@ -8,6 +8,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage:\n"
             "  caisse serve   [--data DIR] [--listen 127.0.0.1:8080] [--config FILE] [--policy-dir DIR]\n"
+            "                 [--plugin-dir DIR]\n"
             "                 [--operator-token-file FILE] [--map-max-bytes N]\n"
             "                 [--webhook-ca-file PEM] [--webhook-backoff-scale X (tests)]\n"
             "  caisse merchant create --name NAME --country CC [--setup-fee MINOR] [--credit-intermediary]\n"

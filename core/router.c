@@ -5,6 +5,7 @@
 #include "core/router.h"
 #include "core/crypto.h"
 #include "core/portal.h"
+#include "core/api_plugins.h"
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -247,6 +248,16 @@ void router_handle(struct http_request *req, void *ctx)
     rc->req = req;
     arena_on_free(req->arena, req_ctx_free, rc);
 
+    /* Plugin routes (docs/plugins.md): a merchant's Bearer key, then the plugin. */
+    if (strncmp(req->path, PLUGINS_MOUNT, strlen(PLUGINS_MOUNT)) == 0) {
+        req->route = "/plugins/{name}/...";
+        if (authenticate_merchant(rc) != 0) {
+            respond_error(rc);
+            return;
+        }
+        api_plugins_dispatch(rc);
+        return;
+    }
     const struct route *match = NULL;
     char allow[128] = "";
     for (const struct route *r = routes; r->method; r++) {

@@ -55,6 +55,8 @@ void api_portal_payoff(struct req_ctx *rc);
 void api_portal_card(struct req_ctx *rc);
 void api_test_clock_advance(struct req_ctx *rc);
 void api_admin_reload(struct req_ctx *rc);
+void api_plugins_list(struct req_ctx *rc);
+void api_admin_plugins_reload(struct req_ctx *rc);
 void api_admin_early_payment(struct req_ctx *rc);
 void api_admin_due_day(struct req_ctx *rc);
 void api_webhooks_create(struct req_ctx *rc);

@@ -55,5 +55,8 @@ const struct route routes[] = {
     {"POST", "/v1/admin/orders/{id}/due_day", api_admin_due_day,
      ROUTE_OPERATOR | ROUTE_WRITE | ROUTE_JSON_BODY, "moveDueDay"},
     {"POST", "/v1/admin/policies/reload",  api_admin_reload,   ROUTE_OPERATOR | ROUTE_JSON_BODY, "reloadPolicies"},
+    {"GET",  "/v1/plugins",                api_plugins_list,   ROUTE_OPERATOR, "listPlugins"},
+    {"POST", "/v1/admin/plugins/reload",   api_admin_plugins_reload, ROUTE_OPERATOR | ROUTE_JSON_BODY, "reloadPlugins"},
+    /* /plugins/<name>/... is not in this table: core/api_plugins.c (merchant-defined routes) */
     {NULL, NULL, NULL, 0, NULL},
 };

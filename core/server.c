@@ -17,6 +17,8 @@
 #include "core/mail_spool.h"
 #include "core/webhooks.h"
 #include "core/webhook_worker.h"
+#include "core/api_plugins.h"
+#include "lua/plugin.h"
 
 struct server {
     struct app app;
@@ -61,6 +63,7 @@ static void on_hup(uv_signal_t *h, int signum)
         fprintf(stderr, "caisse: policies reloaded (generation %u)\n", policy_engine_generation(s->app.policy));
     else
         fprintf(stderr, "caisse: policy reload failed, keeping the previous policies: %s\n", d.message);
+    api_plugins_reload_log(&s->app);
 }
 
 int server_run(const struct serve_options *o)
@@ -80,6 +83,12 @@ int server_run(const struct serve_options *o)
     struct policy_options po = {.override_dir = o->policy_dir};
     if (policy_engine_new(&po, &s.app.policy, &d) != 0) {
         fprintf(stderr, "caisse: cannot load the policies: %s\n", d.message);
+        store_close(s.app.store);
+        return 1;
+    }
+    if (api_plugins_start(&s.app, o->plugin_dir, &d) != 0) {
+        fprintf(stderr, "caisse: cannot load the plugins: %s\n", d.message);
+        policy_engine_free(s.app.policy);
         store_close(s.app.store);
         return 1;
     }
@@ -151,6 +160,7 @@ int server_run(const struct serve_options *o)
     uv_run(s.app.loop, UV_RUN_DEFAULT);
 
     http_server_free(s.app.http);
+    plugins_free(s.app.plugins);
     policy_engine_free(s.app.policy);
     store_close(s.app.store);
     uv_loop_close(s.app.loop);

@@ -14,6 +14,7 @@ struct serve_options {
     unsigned header_timeout_ms, body_timeout_ms, idle_timeout_ms; /* 0: limits.h */
     const char *webhook_ca_file;     /* PEM bundle for HTTPS webhooks; NULL: the system's */
     double webhook_backoff_scale;    /* test knob: multiplies the retry schedule; 0: 1.0 */
+    const char *plugin_dir;          /* Lua plugins (docs/plugins.md); NULL: none */
 };
 
 /* Runs the server until SIGTERM/SIGINT; returns the process exit status. */

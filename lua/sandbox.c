@@ -24,6 +24,7 @@ struct sandbox {
     int tainted;            /* a run tripped: rebuild before the next call */
     char err_where[96];     /* source:line of the innermost Lua frame at the last error */
     char err_msg[200];      /* the last error, as text */
+    const struct sandbox_ext *ext;  /* during sandbox_new only */
 };
 
 /* Registry keys (their addresses). */
@@ -266,6 +267,9 @@ static int lhost_setup(lua_State *L)
     lua_setfield(L, env, LUA_UTF8LIBNAME);
 
     host_push_caisse(L);
+    struct sandbox *self = sb_of(L);
+    if (self->ext && self->ext->extend)
+        self->ext->extend(L, self->ext->ud);
     lua_setfield(L, env, "caisse");
 
     lua_pushvalue(L, env);
@@ -291,6 +295,13 @@ void sandbox_free(struct sandbox *sb)
 int sandbox_new(const struct sandbox_limits *lim, const struct sandbox_source *src, size_t n,
                 struct sandbox **out, struct cs_diag *d)
 {
+    return sandbox_new_ext(lim, src, n, NULL, out, d);
+}
+
+int sandbox_new_ext(const struct sandbox_limits *lim, const struct sandbox_source *src, size_t n,
+                    const struct sandbox_ext *ext, struct sandbox **out, struct cs_diag *d)
+{
+    const char *label = ext && ext->label ? ext->label : "policy";
     *out = NULL;
     struct sandbox *sb = calloc(1, sizeof *sb);
     if (!sb)
@@ -304,11 +315,15 @@ int sandbox_new(const struct sandbox_limits *lim, const struct sandbox_source *s
         return cs_fail(d, CS_ENOMEM, "", "policy engine: cannot create a Lua state within its memory cap");
     }
     lua_State *L = sb->L;
+    sb->ext = ext;
     lua_pushcfunction(L, lhost_setup);
-    int rc = sb_run(sb, 0, 0, "policy sandbox setup", d);
+    char setup_what[80];
+    snprintf(setup_what, sizeof setup_what, "%s sandbox setup", label);
+    int rc = sb_run(sb, 0, 0, setup_what, d);
+    sb->ext = NULL;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char what[300];
-        snprintf(what, sizeof what, "policy file %s", src[i].name);
+        snprintf(what, sizeof what, "%s file %s", label, src[i].name);
         if (luaL_loadbufferx(L, src[i].text, src[i].len, src[i].chunkname, "t") != LUA_OK) {
             const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "cannot load";
             rc = cs_fail(d, CS_EPOLICYFAIL, "", "%s failed to load: %s", what, m);
@@ -329,6 +344,18 @@ int sandbox_new(const struct sandbox_limits *lim, const struct sandbox_source *s
 }
 
 int sandbox_tainted(const struct sandbox *sb) { return sb->tainted; }
+
+int sandbox_protected(struct sandbox *sb, lua_CFunction fn, void *ud, const char *what,
+                      struct cs_diag *d)
+{
+    lua_State *L = sb->L;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, ud);
+    int rc = sb_run(sb, 1, 0, what, d);
+    lua_settop(L, 0);
+    return rc;
+}
 size_t sandbox_memory_bytes(const struct sandbox *sb) { return sb->mem_used_bytes; }
 
 /* ---- calls ----------------------------------------------------------------- */

@@ -16,6 +16,7 @@
  * new one from the same sources before the next call. */
 #include <stddef.h>
 #include <jansson.h>
+#include <lua.h>
 #include "core/errors.h"
 
 struct sandbox;
@@ -32,11 +33,31 @@ struct sandbox_limits {
     size_t memory_bytes_max;    /* for the whole state */
 };
 
+/* How a plugin runtime (lua/plugin.c) extends a sandbox: `extend` runs
+ * protected during setup with the new `caisse` table on top of the stack and
+ * may add fields to it; `label` names the sources in diagnostics ("plugin
+ * file woo/plugin.lua ..."; default "policy"). */
+struct sandbox_ext {
+    void (*extend)(lua_State *L, void *ud);
+    void *ud;
+    const char *label;
+};
+
 /* Builds a state and runs every source in order. Returns 0 or
  * CS_EPOLICYFAIL (d names the file and source:line) / CS_ENOMEM. */
 int sandbox_new(const struct sandbox_limits *lim, const struct sandbox_source *src, size_t n,
                 struct sandbox **out, struct cs_diag *d);
+/* sandbox_new with an extension (ext may be NULL). */
+int sandbox_new_ext(const struct sandbox_limits *lim, const struct sandbox_source *src, size_t n,
+                    const struct sandbox_ext *ext, struct sandbox **out, struct cs_diag *d);
 void sandbox_free(struct sandbox *sb);
+
+/* Runs fn(L) with the light userdata `ud` as its one argument, protected and
+ * under the budget and the cap, like a hook call; `what` names it in d
+ * ("plugin woocommerce"). fn reports its results through ud. Returns 0 or
+ * CS_EPOLICYFAIL. */
+int sandbox_protected(struct sandbox *sb, lua_CFunction fn, void *ud, const char *what,
+                      struct cs_diag *d);
 
 /* Calls hook `name` with `input` (borrowed). On success *output is a new
  * reference to a JSON object. Returns 0, CS_ENOTFOUND or CS_EPOLICYFAIL. */

@@ -1,0 +1,91 @@
+-- WooCommerce adapter (README.md in this folder): POST /plugins/woocommerce/webhook
+-- takes WooCommerce's "order updated" webhook payload and turns its status into
+-- caisse commands on the order whose reference equals the WooCommerce `number`.
+--
+--   completed             -> ship everything left to ship
+--   cancelled             -> cancel (reason customer_request)
+--   processing and others -> nothing (200)
+--
+-- The handler only decides; the host runs the commands after it returns.
+
+local SHIPPED = { shipped = true, completed = true, returned = true }
+local CANCELLABLE = { pending = true, approved = true, confirmed = true }
+
+local function err(status, code, message)
+  return { status = status, body = { error = { type = "invalid_request_error", code = code, message = message } } }
+end
+
+local function reference_of(payload)
+  local n = payload.number
+  if type(n) == "number" and math.type(n) == "integer" then return tostring(n) end
+  if type(n) == "string" and #n > 0 then return n end
+  local id = payload.id
+  if math.type(id) == "integer" then return tostring(id) end
+  return nil
+end
+
+local function items_of(payload)
+  local items = caisse.array()
+  if type(payload.line_items) == "table" then
+    for _, li in ipairs(payload.line_items) do
+      if type(li) == "table" then
+        items[#items + 1] = { sku = li.sku, quantity = li.quantity }
+      end
+    end
+  end
+  return items
+end
+
+caisse.route("POST", "/webhook", function(request)
+  local payload = request.json
+  -- WooCommerce pings a new webhook with "webhook_id=N" (form-encoded): accept it.
+  if payload == nil and type(request.body) == "string" and request.body:match("^webhook_id=%d+$") then
+    return { status = 200, body = { received = true, action = "ping" } }
+  end
+  if type(payload) ~= "table" or payload.status == nil then
+    return err(400, "parameter_invalid", "expected a WooCommerce order JSON payload with id, number and status")
+  end
+  local status = payload.status
+  if type(status) ~= "string" then
+    return err(400, "parameter_invalid", "status must be a string")
+  end
+  local reference = reference_of(payload)
+  if reference == nil then
+    return err(400, "parameter_missing", "the WooCommerce order has no number")
+  end
+  if status ~= "completed" and status ~= "cancelled" then
+    return { status = 200, body = { received = true, action = "none", woocommerce_status = status, reference = reference } }
+  end
+
+  local orders = caisse.orders.find(reference)
+  if orders == nil then
+    return err(404, "resource_missing", "no caisse order with reference " .. reference)
+  end
+  local order = orders[1]
+  local body = { received = true, reference = reference, order = order.id, woocommerce_status = status,
+                 items = items_of(payload) }
+
+  if status == "completed" then
+    if SHIPPED[order.status] then
+      body.action = "none"                -- a redelivered webhook: already shipped
+      return { status = 200, body = body }
+    end
+    body.action = "ship"
+    caisse.log("info", "woocommerce order " .. reference .. " completed: shipping " .. order.id)
+    return { status = 200, body = body, commands = { { op = "ship", order = order.id, params = {} } } }
+  end
+
+  -- cancelled
+  if order.status == "cancelled" then
+    body.action = "none"
+    return { status = 200, body = body }
+  end
+  if not CANCELLABLE[order.status] then
+    return err(409, "state_invalid", "the caisse order " .. order.id .. " is " .. order.status ..
+               " and can no longer be cancelled; use a return")
+  end
+  body.action = "cancel"
+  return { status = 200, body = body,
+           commands = { { op = "cancel", order = order.id, params = { reason = "customer_request",
+                          comment = "cancelled in WooCommerce (order " .. reference .. ")" } } } }
+end)
