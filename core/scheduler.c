@@ -226,6 +226,7 @@ struct tick_scan {
     struct scheduler *s;
     struct store_txn *t;
     int64_t now;
+    int64_t horizon;           /* now + the largest test-clock offset: jobs are sorted by due time */
     struct job due[SCHED_FIRE_PER_TICK];
     unsigned n;
 };
@@ -236,6 +237,8 @@ static int tick_visit(void *ctx, const char *text, size_t len)
     struct job j;
     if (job_parse(text, len, &j) != 0)
         return 0;
+    if (j.due_us > ts->horizon)
+        return 1;   /* everything after is due later still, for every merchant */
     int64_t off = 0;
     if (!j.livemode)
         store_test_clock_offset(ts->t, j.merchant_id, 0, &off);
@@ -258,6 +261,9 @@ static void on_tick(uv_timer_t *h)
     ts->t = &t;
     ts->now = clock_now_us();
     if (store_read_begin(s->app->store, &t) == 0) {
+        int64_t max_off = 0;
+        store_test_clock_max_offset(&t, &max_off);
+        ts->horizon = ts->now + max_off;
         store_schedule_each(&t, tick_visit, ts);
         store_abort(&t);
     }

@@ -144,6 +144,27 @@ int store_test_clock_offset(struct store_txn *t, const char *merchant_id, int li
     return 0;
 }
 
+int store_test_clock_max_offset(struct store_txn *t, int64_t *max_us)
+{
+    *max_us = 0;
+    if (t->err)
+        return t->err;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->store->dbi[DBI_TEST_CLOCKS], &c);
+    if (rc)
+        return store_txn_fail(t, store_err(rc));
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        int64_t off = v.mv_size == 8 ? (int64_t)be64_get(v.mv_data) : 0;
+        if (off > *max_us)
+            *max_us = off;
+    }
+    mdb_cursor_close(c);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    return store_txn_fail(t, store_err(rc));
+}
+
 int store_schedule_each(struct store_txn *t, int (*fn)(void *ctx, const char *job_json, size_t len), void *ctx)
 {
     if (t->err)

@@ -175,6 +175,9 @@ int store_customers_by_document(struct store_txn *t, const char *merchant_id, in
 int store_test_clock_offset(struct store_txn *t, const char *merchant_id, int livemode, int64_t *offset_us);
 int store_schedule_each(struct store_txn *t, int (*fn)(void *ctx, const char *job_json, size_t len), void *ctx);
 int store_schedule_has(struct store_txn *t, const char *job_id);
+/* The largest test-clock offset of any merchant (0 if none is ahead): no job
+ * due later than platform time plus this can be due for anyone. */
+int store_test_clock_max_offset(struct store_txn *t, int64_t *max_us);
 
 /* The e-mail outbox (store/mail.c): messages written in the transaction of the
  * event that sends them, removed once spooled. Keys are the caller's
