@@ -1,0 +1,85 @@
+-- Magento 2 adapter (README.md in this folder): POST /plugins/magento/webhook
+-- takes a sales order save/status event ({"order": {...}}) and turns the
+-- order's `state` into caisse commands on the order whose reference equals
+-- the Magento `increment_id`.
+--
+--   complete -> ship everything left to ship
+--   canceled -> cancel (reason customer_request)
+--   closed   -> nothing, with a note (caisse has no refund command yet)
+--   others   -> nothing (200)
+--
+-- The handler only decides; the host runs the commands after it returns.
+
+local SHIPPED = { shipped = true, completed = true, returned = true }
+local CANCELLABLE = { pending = true, approved = true, confirmed = true }
+
+local function err(status, code, message)
+  return { status = status, body = { error = { type = "invalid_request_error", code = code, message = message } } }
+end
+
+local function reference_of(order)
+  local n = order.increment_id
+  if type(n) == "string" and #n > 0 then return n end
+  if math.type(n) == "integer" then return tostring(n) end
+  return nil
+end
+
+caisse.route("POST", "/webhook", function(request)
+  local payload = request.json
+  if type(payload) ~= "table" or type(payload.order) ~= "table" then
+    return err(400, "parameter_invalid",
+               "expected a Magento sales order JSON payload {\"order\": {\"increment_id\", \"state\", \"status\"}}")
+  end
+  local mo = payload.order
+  local state = mo.state
+  if type(state) ~= "string" or #state == 0 then
+    return err(400, "parameter_invalid", "order.state must be a string")
+  end
+  local reference = reference_of(mo)
+  if reference == nil then
+    return err(400, "parameter_missing", "the Magento order has no increment_id")
+  end
+  local base = { received = true, reference = reference, magento_state = state }
+  if type(mo.status) == "string" then base.magento_status = mo.status end
+
+  if state == "closed" then
+    base.action = "none"
+    base.note = "refunds are not supported by caisse yet: nothing was recorded, refund the order in caisse by hand"
+    return { status = 200, body = base }
+  end
+  if state ~= "complete" and state ~= "canceled" then
+    base.action = "none"
+    return { status = 200, body = base }
+  end
+
+  local orders = caisse.orders.find(reference)
+  if orders == nil then
+    return err(404, "resource_missing", "no caisse order with reference " .. reference)
+  end
+  local order = orders[1]
+  base.order = order.id
+
+  if state == "complete" then
+    if SHIPPED[order.status] then
+      base.action = "none"               -- a redelivered event: already shipped
+      return { status = 200, body = base }
+    end
+    base.action = "ship"
+    caisse.log("info", "magento order " .. reference .. " complete: shipping " .. order.id)
+    return { status = 200, body = base, commands = { { op = "ship", order = order.id, params = {} } } }
+  end
+
+  -- canceled
+  if order.status == "cancelled" then
+    base.action = "none"
+    return { status = 200, body = base }
+  end
+  if not CANCELLABLE[order.status] then
+    return err(409, "state_invalid", "the caisse order " .. order.id .. " is " .. order.status ..
+               " and can no longer be cancelled; use a return")
+  end
+  base.action = "cancel"
+  return { status = 200, body = base,
+           commands = { { op = "cancel", order = order.id, params = { reason = "customer_request",
+                          comment = "canceled in Magento (order " .. reference .. ")" } } } }
+end)
