@@ -14,6 +14,7 @@
 #include "core/limits.h"
 #include "lua/json_lua.h"
 #include "lua/plugin.h"
+#include "core/embedded.h"
 #include "lua/sandbox.h"
 
 struct plugin {
@@ -373,11 +374,16 @@ static void plugin_free(struct plugin *p)
 
 static int plugin_build(struct plugin *p, struct cs_diag *d)
 {
-    struct sandbox_source src = {p->chunkname + 1, p->chunkname, p->text, p->len};
+    /* The built-in adapter library (caisse.shop) first, then the plugin. */
+    const struct embedded_file *lib = embedded_find("lua/plugin/shop.lua");
+    if (!lib)
+        return cs_fail(d, CS_EINTERNAL, "", "the built-in plugin library lua/plugin/shop.lua is not compiled in");
+    struct sandbox_source src[2] = {{"shop.lua", "=shop.lua", lib->data, lib->len},
+                                    {p->chunkname + 1, p->chunkname, p->text, p->len}};
     struct sandbox_ext ext = {plugin_extend, p, "plugin"};
     p->loading = 1;
     p->registered = 0;
-    int rc = sandbox_new_ext(&p->host->lim, &src, 1, &ext, &p->sb, d);
+    int rc = sandbox_new_ext(&p->host->lim, src, 2, &ext, &p->sb, d);
     p->loading = 0;
     if (rc == 0 && p->registered != p->man.nroutes) {
         /* a declared route without a handler */

@@ -10,12 +10,8 @@
 --
 -- The handler only decides; the host runs the commands after it returns.
 
-local SHIPPED = { shipped = true, completed = true, returned = true }
-local CANCELLABLE = { pending = true, approved = true, confirmed = true }
 
-local function err(status, code, message)
-  return { status = status, body = { error = { type = "invalid_request_error", code = code, message = message } } }
-end
+local err = caisse.shop.error
 
 local function reference_of(order)
   local n = order.increment_id
@@ -52,34 +48,5 @@ caisse.route("POST", "/webhook", function(request)
     return { status = 200, body = base }
   end
 
-  local orders = caisse.orders.find(reference)
-  if orders == nil then
-    return err(404, "resource_missing", "no caisse order with reference " .. reference)
-  end
-  local order = orders[1]
-  base.order = order.id
-
-  if state == "complete" then
-    if SHIPPED[order.status] then
-      base.action = "none"               -- a redelivered event: already shipped
-      return { status = 200, body = base }
-    end
-    base.action = "ship"
-    caisse.log("info", "magento order " .. reference .. " complete: shipping " .. order.id)
-    return { status = 200, body = base, commands = { { op = "ship", order = order.id, params = {} } } }
-  end
-
-  -- canceled
-  if order.status == "cancelled" then
-    base.action = "none"
-    return { status = 200, body = base }
-  end
-  if not CANCELLABLE[order.status] then
-    return err(409, "state_invalid", "the caisse order " .. order.id .. " is " .. order.status ..
-               " and can no longer be cancelled; use a return")
-  end
-  base.action = "cancel"
-  return { status = 200, body = base,
-           commands = { { op = "cancel", order = order.id, params = { reason = "customer_request",
-                          comment = "canceled in Magento (order " .. reference .. ")" } } } }
+  return caisse.shop.apply(state == "complete" and "ship" or "cancel", reference, base, "Magento")
 end)

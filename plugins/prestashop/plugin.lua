@@ -10,14 +10,10 @@
 --
 -- The handler only decides; the host runs the commands after it returns.
 
-local SHIPPED = { shipped = true, completed = true, returned = true }
-local CANCELLABLE = { pending = true, approved = true, confirmed = true }
 local SHIP_STATES = { [4] = true, [5] = true }
 local CANCELED, REFUNDED = 6, 7
 
-local function err(status, code, message)
-  return { status = status, body = { error = { type = "invalid_request_error", code = code, message = message } } }
-end
+local err = caisse.shop.error
 
 -- current_state: {"id": 4, "name": "Shipped"}, or the bare id (PrestaShop's
 -- webservice writes ids as strings: "4").
@@ -59,34 +55,5 @@ caisse.route("POST", "/webhook", function(request)
     return { status = 200, body = base }
   end
 
-  local orders = caisse.orders.find(reference)
-  if orders == nil then
-    return err(404, "resource_missing", "no caisse order with reference " .. reference)
-  end
-  local order = orders[1]
-  base.order = order.id
-
-  if SHIP_STATES[state] then
-    if SHIPPED[order.status] then
-      base.action = "none"               -- a redelivery, or Delivered after Shipped
-      return { status = 200, body = base }
-    end
-    base.action = "ship"
-    caisse.log("info", "prestashop order " .. reference .. " state " .. state .. ": shipping " .. order.id)
-    return { status = 200, body = base, commands = { { op = "ship", order = order.id, params = {} } } }
-  end
-
-  -- canceled
-  if order.status == "cancelled" then
-    base.action = "none"
-    return { status = 200, body = base }
-  end
-  if not CANCELLABLE[order.status] then
-    return err(409, "state_invalid", "the caisse order " .. order.id .. " is " .. order.status ..
-               " and can no longer be cancelled; use a return")
-  end
-  base.action = "cancel"
-  return { status = 200, body = base,
-           commands = { { op = "cancel", order = order.id, params = { reason = "customer_request",
-                          comment = "cancelled in PrestaShop (order " .. reference .. ")" } } } }
+  return caisse.shop.apply(SHIP_STATES[state] and "ship" or "cancel", reference, base, "PrestaShop")
 end)

@@ -11,12 +11,8 @@
 -- the route is authenticated by the caisse merchant key, like every plugin route.
 -- The handler only decides; the host runs the commands after it returns.
 
-local SHIPPED = { shipped = true, completed = true, returned = true }
-local CANCELLABLE = { pending = true, approved = true, confirmed = true }
 
-local function err(status, code, message)
-  return { status = status, body = { error = { type = "invalid_request_error", code = code, message = message } } }
-end
+local err = caisse.shop.error
 
 local function reference_of(payload)
   local n = payload.name
@@ -45,34 +41,5 @@ caisse.route("POST", "/webhook", function(request)
     return { status = 200, body = base }
   end
 
-  local orders = caisse.orders.find(reference)
-  if orders == nil then
-    return err(404, "resource_missing", "no caisse order with reference " .. reference)
-  end
-  local order = orders[1]
-  base.order = order.id
-
-  if topic == "orders/fulfilled" then
-    if SHIPPED[order.status] then
-      base.action = "none"               -- a redelivered webhook: already shipped
-      return { status = 200, body = base }
-    end
-    base.action = "ship"
-    caisse.log("info", "shopify order " .. reference .. " fulfilled: shipping " .. order.id)
-    return { status = 200, body = base, commands = { { op = "ship", order = order.id, params = {} } } }
-  end
-
-  -- orders/cancelled
-  if order.status == "cancelled" then
-    base.action = "none"
-    return { status = 200, body = base }
-  end
-  if not CANCELLABLE[order.status] then
-    return err(409, "state_invalid", "the caisse order " .. order.id .. " is " .. order.status ..
-               " and can no longer be cancelled; use a return")
-  end
-  base.action = "cancel"
-  return { status = 200, body = base,
-           commands = { { op = "cancel", order = order.id, params = { reason = "customer_request",
-                          comment = "cancelled in Shopify (order " .. reference .. ")" } } } }
+  return caisse.shop.apply(topic == "orders/fulfilled" and "ship" or "cancel", reference, base, "Shopify")
 end)

@@ -8,12 +8,8 @@
 --
 -- The handler only decides; the host runs the commands after it returns.
 
-local SHIPPED = { shipped = true, completed = true, returned = true }
-local CANCELLABLE = { pending = true, approved = true, confirmed = true }
 
-local function err(status, code, message)
-  return { status = status, body = { error = { type = "invalid_request_error", code = code, message = message } } }
-end
+local err = caisse.shop.error
 
 local function reference_of(payload)
   local n = payload.number
@@ -57,35 +53,7 @@ caisse.route("POST", "/webhook", function(request)
     return { status = 200, body = { received = true, action = "none", woocommerce_status = status, reference = reference } }
   end
 
-  local orders = caisse.orders.find(reference)
-  if orders == nil then
-    return err(404, "resource_missing", "no caisse order with reference " .. reference)
-  end
-  local order = orders[1]
-  local body = { received = true, reference = reference, order = order.id, woocommerce_status = status,
+  local body = { received = true, reference = reference, woocommerce_status = status,
                  items = items_of(payload) }
-
-  if status == "completed" then
-    if SHIPPED[order.status] then
-      body.action = "none"                -- a redelivered webhook: already shipped
-      return { status = 200, body = body }
-    end
-    body.action = "ship"
-    caisse.log("info", "woocommerce order " .. reference .. " completed: shipping " .. order.id)
-    return { status = 200, body = body, commands = { { op = "ship", order = order.id, params = {} } } }
-  end
-
-  -- cancelled
-  if order.status == "cancelled" then
-    body.action = "none"
-    return { status = 200, body = body }
-  end
-  if not CANCELLABLE[order.status] then
-    return err(409, "state_invalid", "the caisse order " .. order.id .. " is " .. order.status ..
-               " and can no longer be cancelled; use a return")
-  end
-  body.action = "cancel"
-  return { status = 200, body = body,
-           commands = { { op = "cancel", order = order.id, params = { reason = "customer_request",
-                          comment = "cancelled in WooCommerce (order " .. reference .. ")" } } } }
+  return caisse.shop.apply(status == "completed" and "ship" or "cancel", reference, body, "WooCommerce")
 end)
