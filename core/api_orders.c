@@ -15,134 +15,51 @@
 #include "core/cards.h"
 #include "core/scheduler.h"
 #include "core/notify.h"
+#include "core/command.h"
 
-/* ---- the write command shared by create and confirm ---------------------- */
+/* ---- the write command of the order handlers ------------------------------- */
 
 struct order_cmd {
-    struct write_cmd base;
-    struct req_ctx *rc;
-    char merchant_id[CS_ID_BYTES_MAX];
-    int livemode;
-    char actor[64];
-    char order_id[CS_ID_BYTES_MAX];
-    int64_t now_us;
-    char idem_key[CS_IDEMPOTENCY_KEY_BYTES_MAX + 1];  /* "" if none */
-    uint8_t request_sha256[32];
+    struct command cmd;       /* cmd.object_id: the order */
     /* create */
     json_t *order;            /* the complete order document, status pending */
     const char *decision;
     /* confirm */
     int64_t expected_version; /* -1: none */
-    /* cancel, ship: the validated request body */
-    json_t *params;
-    /* commands of a plugin (orders_submit_command): answered through this callback, not rc */
-    void (*cb_done)(void *ctx, int status, const char *body, size_t len);
-    void *cb_ctx;
 };
 
-static void order_cmd_free(struct order_cmd *c)
+static void order_cmd_free_extra(struct command *cmd)
 {
+    struct order_cmd *c = (struct order_cmd *)cmd;
     json_decref(c->order);
-    json_decref(c->params);
-    free(c->base.body);
-    free(c);
-}
-
-/* Answers the client from the command's outcome (loop thread). */
-static void order_cmd_done(struct write_cmd *wc)
-{
-    struct order_cmd *c = (struct order_cmd *)wc;
-    if (c->cb_done) {
-        if (wc->err) {
-            char buf[1024];
-            size_t n = cs_diag_render(&wc->diag, buf, sizeof buf);
-            c->cb_done(c->cb_ctx, cs_err_status(wc->diag.err ? wc->diag.err : wc->err), buf, n);
-        } else {
-            c->cb_done(c->cb_ctx, wc->status, wc->body, wc->body_len);
-        }
-        order_cmd_free(c);
-        return;
-    }
-    if (wc->err) {
-        c->rc->diag = wc->diag;
-        respond_error(c->rc);
-    } else {
-        respond_json_text(c->rc, wc->status, wc->body, wc->body_len);
-    }
-    order_cmd_free(c);
-}
-
-/* Idempotency inside the write transaction. Returns 1 if the command was
- * answered from a stored response (or refused), 0 to go on. */
-static int idem_check(struct store_txn *t, struct order_cmd *c)
-{
-    if (!c->idem_key[0])
-        return 0;
-    struct idem_record rec;
-    int rc = store_idem_get(t, c->merchant_id, c->livemode, c->idem_key, c->now_us,
-                            (int64_t)CS_IDEMPOTENCY_TTL_S * 1000000, &rec);
-    if (rc == CS_ENOENT)
-        return 0;
-    if (rc != 0) {
-        write_cmd_fail(&c->base, rc);
-        return 1;
-    }
-    if (!crypto_equal(rec.request_sha256, c->request_sha256, 32)) {
-        cs_fail(&c->base.diag, CS_EIDEMPOTENCY, "Idempotency-Key",
-                "this Idempotency-Key was used with another request; use a new key for a new request");
-        write_cmd_fail(&c->base, CS_EIDEMPOTENCY);
-        return 1;
-    }
-    write_cmd_reply(&c->base, rec.status, rec.body, rec.body_len);
-    return 1;
-}
-
-static void idem_store(struct store_txn *t, struct order_cmd *c)
-{
-    if (!c->idem_key[0] || c->base.err)
-        return;
-    struct idem_record rec = {.status = c->base.status, .created_us = c->now_us,
-                              .body = c->base.body, .body_len = c->base.body_len};
-    memcpy(rec.request_sha256, c->request_sha256, 32);
-    store_idem_put(t, c->merchant_id, c->livemode, c->idem_key, &rec);
 }
 
 static int append_to(struct store_txn *t, struct order_cmd *c, const char *aggregate_id,
                      const char *type, uint64_t expected, json_t *data)
 {
-    char evt_id[CS_ID_BYTES_MAX];
-    if (id_new("evt", c->now_us, evt_id, sizeof evt_id) != 0)
-        return CS_EINTERNAL;
-    struct event_in ev = {.id = evt_id, .type = type, .aggregate_id = aggregate_id,
-                          .expected_version = expected, .merchant_id = c->merchant_id,
-                          .livemode = c->livemode, .actor = c->actor, .time_us = c->now_us,
-                          .data = data};
-    int rc = store_event_append(t, &ev, NULL);
-    if (rc == 0)
-        c->base.events++;
-    return rc;
+    return command_append(t, &c->cmd, aggregate_id, type, expected, data);
 }
 
 static int append(struct store_txn *t, struct order_cmd *c, const char *type, uint64_t expected,
                   json_t *data)
 {
-    return append_to(t, c, c->order_id, type, expected, data);
+    return command_append(t, &c->cmd, c->cmd.object_id, type, expected, data);
 }
 
 /* Replies with the order document as the projection now holds it. */
 static int reply_order(struct store_txn *t, struct order_cmd *c, int status)
 {
     MDB_val doc;
-    int rc = store_order_get(t, c->order_id, &doc);
+    int rc = store_order_get(t, c->cmd.object_id, &doc);
     if (rc != 0)
-        return write_cmd_fail(&c->base, rc);
-    return write_cmd_reply(&c->base, status, doc.mv_data, doc.mv_size);
+        return write_cmd_fail(&c->cmd.base, rc);
+    return write_cmd_reply(&c->cmd.base, status, doc.mv_data, doc.mv_size);
 }
 
 static int exec_create(struct store_txn *t, struct write_cmd *wc)
 {
     struct order_cmd *c = (struct order_cmd *)wc;
-    if (idem_check(t, c))
+    if (command_idem_check(t, &c->cmd))
         return 0;
     json_t *created = json_pack("{s:O}", "order", c->order);
     int rc = append(t, c, "order.created", STORE_VERSION_NEW, created);
@@ -155,19 +72,8 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
     if (rc != 0)
         return write_cmd_fail(wc, rc);
     reply_order(t, c, 201);
-    idem_store(t, c);
+    command_idem_store(t, &c->cmd);
     return 0;
-}
-
-/* What only exec needed goes on the writer thread, which waits on fsync with
- * CPU to spare, rather than on the loop thread, which has none. */
-static void release_order(struct write_cmd *wc)
-{
-    struct order_cmd *c = (struct order_cmd *)wc;
-    json_decref(c->order);
-    c->order = NULL;
-    json_decref(c->params);
-    c->params = NULL;
 }
 
 /* The order as this merchant (and mode) may see it: CS_ENOENT otherwise. */
@@ -198,13 +104,13 @@ typedef int (*order_decide_fn)(struct store_txn *t, struct order_cmd *c, json_t 
 static int exec_order_change(struct store_txn *t, struct order_cmd *c, order_decide_fn decide,
                              int status)
 {
-    struct write_cmd *wc = &c->base;
-    if (idem_check(t, c))
+    struct write_cmd *wc = &c->cmd.base;
+    if (command_idem_check(t, &c->cmd))
         return 0;
     json_t *doc = NULL;
-    int rc = load_own_order(t, c->order_id, c->merchant_id, c->livemode, &doc);
+    int rc = load_own_order(t, c->cmd.object_id, c->cmd.merchant_id, c->cmd.livemode, &doc);
     if (rc == CS_ENOENT) {
-        cs_fail(&wc->diag, CS_ENOTFOUND, "id", "no such order: %s", c->order_id);
+        cs_fail(&wc->diag, CS_ENOTFOUND, "id", "no such order: %s", c->cmd.object_id);
         return write_cmd_fail(wc, CS_ENOTFOUND);
     }
     if (rc != 0)
@@ -217,12 +123,12 @@ static int exec_order_change(struct store_txn *t, struct order_cmd *c, order_dec
     if (rc == 0)
         rc = append(t, c, type, version, data);
     if (rc == 0)
-        rc = notify_order_event(t, type, c->order_id, c->now_us);
+        rc = notify_order_event(t, type, c->cmd.object_id, c->cmd.now_us);
     json_decref(data);
     if (rc != 0)
         return write_cmd_fail(wc, rc);
     reply_order(t, c, status);
-    idem_store(t, c);
+    command_idem_store(t, &c->cmd);
     return 0;
 }
 
@@ -253,19 +159,19 @@ static int customer_for(struct store_txn *t, struct order_cmd *c, json_t *doc, c
     const char *number = json_string_value(json_object_get(iddoc, "number"));
     if (!number)
         return CS_ECORRUPT;
-    int rc = store_customers_by_document(t, c->merchant_id, c->livemode, number, customer_visit, &m);
+    int rc = store_customers_by_document(t, c->cmd.merchant_id, c->cmd.livemode, number, customer_visit, &m);
     if (rc)
         return rc;
     if (m.id[0]) {
         snprintf(out, CS_ID_BYTES_MAX, "%s", m.id);
         return 0;
     }
-    if (id_new("cus", c->now_us, out, CS_ID_BYTES_MAX) != 0)
+    if (id_new("cus", c->cmd.now_us, out, CS_ID_BYTES_MAX) != 0)
         return CS_EINTERNAL;
     char created[40];
-    clock_format_rfc3339(c->now_us, created, sizeof created);
+    clock_format_rfc3339(c->cmd.now_us, created, sizeof created);
     json_t *data = json_pack("{s:{s:s,s:s,s:b,s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:[]}}", "customer", "id", out,
-                             "object", "customer", "livemode", c->livemode, "merchant", c->merchant_id,
+                             "object", "customer", "livemode", c->cmd.livemode, "merchant", c->cmd.merchant_id,
                              "first_name", json_object_get(m.shopper, "first_name"), "last_name",
                              json_object_get(m.shopper, "last_name"), "email",
                              json_object_get(m.shopper, "email"), "phone",
@@ -281,14 +187,14 @@ static int customer_for(struct store_txn *t, struct order_cmd *c, json_t *doc, c
 static int decide_confirm(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
                           json_t **data)
 {
-    int rc = order_decide_confirm(doc, c->expected_version, &c->base.diag);
+    int rc = order_decide_confirm(doc, c->expected_version, &c->cmd.base.diag);
     char customer_id[CS_ID_BYTES_MAX];
     if (rc == 0)
         rc = customer_for(t, c, doc, customer_id);
     if (rc != 0)
         return rc;
     char at[40];
-    clock_format_rfc3339(c->now_us, at, sizeof at);
+    clock_format_rfc3339(c->cmd.now_us, at, sizeof at);
     /* Confirming completes the checkout: the held first instalment is captured. */
     json_t *first = json_array_get(json_object_get(json_object_get(doc, "plan"), "schedule"), 0);
     json_int_t paid = json_integer_value(json_object_get(first, "amount")) + json_integer_value(json_object_get(first, "fee"));
@@ -306,11 +212,11 @@ static int exec_confirm(struct store_txn *t, struct write_cmd *wc)
 static int decide_cancel(struct store_txn *t, struct order_cmd *c, json_t *doc, const char **type,
                          json_t **data)
 {
-    int rc = order_decide_cancel(doc, &c->base.diag);
+    int rc = order_decide_cancel(doc, &c->cmd.base.diag);
     if (rc != 0)
         return rc;
     char at[40];
-    clock_format_rfc3339(c->now_us, at, sizeof at);
+    clock_format_rfc3339(c->cmd.now_us, at, sizeof at);
     /* A held first instalment is released; a captured one (confirmed order)
      * is refunded in full: nothing was shipped. */
     const char *hold = json_string_value(json_object_get(json_object_get(doc, "hold"), "status"));
@@ -319,12 +225,12 @@ static int decide_cancel(struct store_txn *t, struct order_cmd *c, json_t *doc, 
     json_int_t before = json_integer_value(json_object_get(doc, "amount_refunded"));
     json_t *refund = json_null();
     char refund_id[CS_ID_BYTES_MAX];
-    if (captured && paid > before && id_new("re", c->now_us, refund_id, sizeof refund_id) == 0)
+    if (captured && paid > before && id_new("re", c->cmd.now_us, refund_id, sizeof refund_id) == 0)
         refund = json_pack("{s:s,s:I,s:s,s:s}", "id", refund_id, "amount", paid - before, "status", "refunded",
                            "refunded_at", at);
     *type = "order.cancelled";
-    *data = json_pack("{s:O,s:O,s:s,s:{s:s},s:I,s:o}", "reason", json_object_get(c->params, "reason"), "comment",
-                      json_object_get(c->params, "comment"), "cancelled_at", at, "hold", "status",
+    *data = json_pack("{s:O,s:O,s:s,s:{s:s},s:I,s:o}", "reason", json_object_get(c->cmd.params, "reason"), "comment",
+                      json_object_get(c->cmd.params, "comment"), "cancelled_at", at, "hold", "status",
                       captured ? "refunded" : "released", "amount_refunded", captured ? paid : before,
                       "refund", refund);
     return *data ? 0 : CS_ENOMEM;
@@ -339,18 +245,18 @@ static int decide_ship(struct store_txn *t, struct order_cmd *c, json_t *doc, co
                        json_t **data)
 {
     char id[CS_ID_BYTES_MAX], at[40];
-    if (id_new("shp", c->now_us, id, sizeof id) != 0)
+    if (id_new("shp", c->cmd.now_us, id, sizeof id) != 0)
         return CS_EINTERNAL;
-    clock_format_rfc3339(c->now_us, at, sizeof at);
-    json_t *lines = json_object_get(c->params, "lines");
+    clock_format_rfc3339(c->cmd.now_us, at, sizeof at);
+    json_t *lines = json_object_get(c->cmd.params, "lines");
     *type = "order.shipped";
     int rc = order_decide_shipment(doc, json_is_array(lines) ? lines : NULL, id,
-                                   json_string_value(json_object_get(c->params, "carrier")),
-                                   json_string_value(json_object_get(c->params, "tracking_number")), at,
-                                   data, &c->base.diag);
+                                   json_string_value(json_object_get(c->cmd.params, "carrier")),
+                                   json_string_value(json_object_get(c->cmd.params, "tracking_number")), at,
+                                   data, &c->cmd.base.diag);
     /* The first shipment starts the shopper's schedule (seed 000). */
     if (rc == 0 && json_array_size(json_object_get(doc, "shipments")) == 0)
-        json_object_set_new(*data, "next_charge", order_next_charge(doc, 0, c->now_us));
+        json_object_set_new(*data, "next_charge", order_next_charge(doc, 0, c->cmd.now_us));
     return rc;
 }
 
@@ -363,13 +269,13 @@ static int decide_cart(struct store_txn *t, struct order_cmd *c, json_t *doc, co
                        json_t **data)
 {
     char refund_id[CS_ID_BYTES_MAX], at[40];
-    if (id_new("re", c->now_us, refund_id, sizeof refund_id) != 0)
+    if (id_new("re", c->cmd.now_us, refund_id, sizeof refund_id) != 0)
         return CS_EINTERNAL;
-    clock_format_rfc3339(c->now_us, at, sizeof at);
+    clock_format_rfc3339(c->cmd.now_us, at, sizeof at);
     *type = "order.cart_updated";
-    return order_decide_cart_edit(doc, json_object_get(c->params, "lines"),
-                                  json_integer_value(json_object_get(c->params, "amount")), refund_id, at,
-                                  data, &c->base.diag);
+    return order_decide_cart_edit(doc, json_object_get(c->cmd.params, "lines"),
+                                  json_integer_value(json_object_get(c->cmd.params, "amount")), refund_id, at,
+                                  data, &c->cmd.base.diag);
 }
 
 static int exec_cart(struct store_txn *t, struct write_cmd *wc)
@@ -381,13 +287,13 @@ static int decide_return(struct store_txn *t, struct order_cmd *c, json_t *doc, 
                          json_t **data)
 {
     char return_id[CS_ID_BYTES_MAX], refund_id[CS_ID_BYTES_MAX], at[40];
-    if (id_new("ret", c->now_us, return_id, sizeof return_id) != 0 ||
-        id_new("re", c->now_us, refund_id, sizeof refund_id) != 0)
+    if (id_new("ret", c->cmd.now_us, return_id, sizeof return_id) != 0 ||
+        id_new("re", c->cmd.now_us, refund_id, sizeof refund_id) != 0)
         return CS_EINTERNAL;
-    clock_format_rfc3339(c->now_us, at, sizeof at);
+    clock_format_rfc3339(c->cmd.now_us, at, sizeof at);
     *type = "order.returned";
-    return order_decide_return(doc, json_object_get(c->params, "lines"), return_id, refund_id, at, data,
-                               &c->base.diag);
+    return order_decide_return(doc, json_object_get(c->cmd.params, "lines"), return_id, refund_id, at, data,
+                               &c->cmd.base.diag);
 }
 
 static int exec_return(struct store_txn *t, struct write_cmd *wc)
@@ -395,59 +301,20 @@ static int exec_return(struct store_txn *t, struct write_cmd *wc)
     return exec_order_change(t, (struct order_cmd *)wc, decide_return, 201);
 }
 
-/* Common set-up of a command from the request; reads the Idempotency-Key. */
 static struct order_cmd *order_cmd_new(struct req_ctx *rc, write_exec_fn exec)
 {
-    struct order_cmd *c = calloc(1, sizeof *c);
-    if (!c) {
-        respond_fail(rc, CS_ENOMEM, "", "out of memory");
-        return NULL;
-    }
-    c->base.exec = exec;
-    c->base.release = release_order;
-    c->base.done = order_cmd_done;
-    c->rc = rc;
-    snprintf(c->merchant_id, sizeof c->merchant_id, "%s", rc->merchant_id);
-    c->livemode = rc->livemode;
-    snprintf(c->actor, sizeof c->actor, "%s", rc->actor);
-    c->now_us = merchant_now_us(rc->app, rc->merchant_id, rc->livemode);
-    c->expected_version = -1;
-    const char *key = http_header(rc->req, "idempotency-key");
-    if (key) {
-        size_t n = strlen(key);
-        if (n == 0 || n > CS_IDEMPOTENCY_KEY_BYTES_MAX || !jin_printable(key)) {
-            respond_fail(rc, CS_EPARAM, "Idempotency-Key",
-                         "Idempotency-Key must be 1 to %u printable bytes", CS_IDEMPOTENCY_KEY_BYTES_MAX);
-            free(c);
-            return NULL;
-        }
-        memcpy(c->idem_key, key, n + 1);
-        /* the request's identity: method, path and body */
-        size_t ml = strlen(rc->req->method), pl = strlen(rc->req->path);
-        char *buf = arena_alloc(rc->req->arena, ml + pl + rc->req->body_len + 2);
-        if (!buf) {
-            respond_fail(rc, CS_ENOMEM, "", "out of memory");
-            free(c);
-            return NULL;
-        }
-        memcpy(buf, rc->req->method, ml);
-        buf[ml] = ' ';
-        memcpy(buf + ml + 1, rc->req->path, pl);
-        buf[ml + 1 + pl] = '\n';
-        memcpy(buf + ml + pl + 2, rc->req->body, rc->req->body_len);
-        crypto_sha256(buf, ml + pl + 2 + rc->req->body_len, c->request_sha256);
+    struct order_cmd *c = command_new(rc, sizeof *c, exec);
+    if (c) {
+        c->cmd.free_extra = order_cmd_free_extra;
+        c->expected_version = -1;
     }
     return c;
 }
 
 static void submit(struct req_ctx *rc, struct order_cmd *c)
 {
-    int err = writer_submit(rc->app->writer, &c->base);
-    if (err) {
-        order_cmd_free(c);
-        respond_fail(rc, err, "", err == CS_EBUSY ? "too many writes in flight; retry with backoff"
-                                                  : "the server is shutting down");
-    }
+    (void)rc;
+    command_submit(&c->cmd);
 }
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -475,19 +342,19 @@ void api_orders_create(struct req_ctx *rc)
     struct card_facts card;
     json_t *card_in = json_object_get(body, "card");
     int card_rc = !card_in ? cs_fail(&rc->diag, CS_EMISSING, "card", "card is required: the first instalment is held on it")
-                           : card_read(card_in, "card", c->now_us, rc->app->card_key, &card, &rc->diag);
+                           : card_read(card_in, "card", c->cmd.now_us, rc->app->card_key, &card, &rc->diag);
     json_decref(body);
     if (card_rc) {
         json_decref(draft);
-        order_cmd_free(c);
+        command_free(&c->cmd);
         respond_error(rc);
         return;
     }
     const char *decision = NULL;
-    if (order_decide_checkout(rc->app->policy, draft, merchant, rc->livemode, c->now_us,
+    if (order_decide_checkout(rc->app->policy, draft, merchant, rc->livemode, c->cmd.now_us,
                               &decision, &rc->diag) != 0) {
         json_decref(draft);
-        order_cmd_free(c);
+        command_free(&c->cmd);
         respond_error(rc);
         return;
     }
@@ -500,21 +367,21 @@ void api_orders_create(struct req_ctx *rc)
     acquirer_authorize(&card, hold, 0, &auth);
     if (auth.outcome != ACQ_APPROVED) {
         json_decref(draft);
-        order_cmd_free(c);
+        command_free(&c->cmd);
         respond_fail(rc, CS_ECARD, "card", "the card was declined (%s): %s", auth.code, auth.message);
         return;
     }
-    if (id_new("ord", c->now_us, c->order_id, sizeof c->order_id) != 0) {
+    if (id_new("ord", c->cmd.now_us, c->cmd.object_id, sizeof c->cmd.object_id) != 0) {
         json_decref(draft);
-        order_cmd_free(c);
+        command_free(&c->cmd);
         respond_fail(rc, CS_EINTERNAL, "", "could not make an id");
         return;
     }
     char created[40];
-    clock_format_rfc3339(c->now_us, created, sizeof created);
+    clock_format_rfc3339(c->cmd.now_us, created, sizeof created);
     /* The document in its API key order; the projection fills version/updated. */
     c->order = json_pack("{s:s,s:s,s:b,s:s,s:O,s:O,s:s,s:n,s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:n,s:i}",
-                         "id", c->order_id, "object", "order", "livemode", rc->livemode, "merchant",
+                         "id", c->cmd.object_id, "object", "order", "livemode", rc->livemode, "merchant",
                          rc->merchant_id, "reference", json_object_get(draft, "reference"), "shop",
                          json_object_get(draft, "shop"), "status", "pending", "risk_decision",
                          "currency", json_object_get(draft, "currency"), "amount",
@@ -537,7 +404,7 @@ void api_orders_create(struct req_ctx *rc)
     }
     json_decref(draft);
     if (!c->order) {
-        order_cmd_free(c);
+        command_free(&c->cmd);
         respond_fail(rc, CS_ENOMEM, "", "out of memory");
         return;
     }
@@ -564,7 +431,7 @@ void api_orders_confirm(struct req_ctx *rc)
     struct order_cmd *c = order_cmd_new(rc, exec_confirm);
     if (!c)
         return;
-    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
+    snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", rc->params[0]);
     c->expected_version = expected;
     submit(rc, c);
 }
@@ -610,8 +477,8 @@ void api_orders_cancel(struct req_ctx *rc)
         json_decref(body);
         return;
     }
-    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
-    c->params = json_pack("{s:s,s:s?}", "reason", reason, "comment", comment);
+    snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", rc->params[0]);
+    c->cmd.params = json_pack("{s:s,s:s?}", "reason", reason, "comment", comment);
     json_decref(body);
     submit(rc, c);
 }
@@ -620,8 +487,8 @@ static int decide_early_payment(struct store_txn *t, struct order_cmd *c, json_t
                                 json_t **data)
 {
     *type = "order.early_payment";
-    return order_decide_early_payment(doc, json_integer_value(json_object_get(c->params, "amount")), c->now_us,
-                                      data, &c->base.diag);
+    return order_decide_early_payment(doc, json_integer_value(json_object_get(c->cmd.params, "amount")), c->cmd.now_us,
+                                      data, &c->cmd.base.diag);
 }
 
 static int exec_early_payment(struct store_txn *t, struct write_cmd *wc)
@@ -633,8 +500,8 @@ static int decide_due_day(struct store_txn *t, struct order_cmd *c, json_t *doc,
                           json_t **data)
 {
     *type = "order.due_day_changed";
-    return order_decide_due_day(doc, (int)json_integer_value(json_object_get(c->params, "day")), c->now_us,
-                                data, &c->base.diag);
+    return order_decide_due_day(doc, (int)json_integer_value(json_object_get(c->cmd.params, "day")), c->cmd.now_us,
+                                data, &c->cmd.base.diag);
 }
 
 static int exec_due_day(struct store_txn *t, struct write_cmd *wc)
@@ -673,8 +540,8 @@ static void submit_operator_change(struct req_ctx *rc, write_exec_fn exec, json_
         json_decref(params);
         return;
     }
-    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
-    c->params = params;
+    snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", rc->params[0]);
+    c->cmd.params = params;
     submit(rc, c);
 }
 
@@ -719,8 +586,8 @@ static void submit_change(struct req_ctx *rc, write_exec_fn exec, json_t *params
         json_decref(params);
         return;
     }
-    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
-    c->params = params;
+    snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", rc->params[0]);
+    c->cmd.params = params;
     submit(rc, c);
 }
 
@@ -769,8 +636,8 @@ void api_orders_ship(struct req_ctx *rc)
         json_decref(body);
         return;
     }
-    snprintf(c->order_id, sizeof c->order_id, "%s", rc->params[0]);
-    c->params = body;   /* validated: lines, carrier, tracking_number */
+    snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", rc->params[0]);
+    c->cmd.params = body;   /* validated: lines, carrier, tracking_number */
     submit(rc, c);
 }
 
@@ -870,28 +737,14 @@ int orders_submit_command(struct app *app, const char *merchant_id, int livemode
         json_decref(validated);
         return cs_fail(d, CS_ENOTFOUND, "id", "no such order: %s", order_id);
     }
-    struct order_cmd *c = calloc(1, sizeof *c);
+    struct order_cmd *c = command_new_cb(app, sizeof *c, exec, merchant_id, livemode, actor, done, ctx);
     if (!c) {
         json_decref(validated);
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     }
-    c->base.exec = exec;
-    c->base.release = release_order;
-    c->base.done = order_cmd_done;
-    c->cb_done = done;
-    c->cb_ctx = ctx;
-    snprintf(c->merchant_id, sizeof c->merchant_id, "%s", merchant_id);
-    c->livemode = livemode;
-    snprintf(c->actor, sizeof c->actor, "%s", actor);
-    snprintf(c->order_id, sizeof c->order_id, "%s", order_id);
-    c->now_us = merchant_now_us(app, merchant_id, livemode);
+    c->cmd.free_extra = order_cmd_free_extra;
+    snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", order_id);
     c->expected_version = expected;
-    c->params = validated;
-    int err = writer_submit(app->writer, &c->base);
-    if (err) {
-        order_cmd_free(c);
-        return cs_fail(d, err, "", err == CS_EBUSY ? "too many writes in flight; retry with backoff"
-                                                   : "the server is shutting down");
-    }
-    return 0;
+    c->cmd.params = validated;
+    return command_submit_cb(app, &c->cmd, d);
 }

@@ -44,6 +44,17 @@ void api_orders_ship(struct req_ctx *rc);
 void api_orders_activity(struct req_ctx *rc);
 void api_orders_edit_cart(struct req_ctx *rc);
 void api_orders_return(struct req_ctx *rc);
+/* payments */
+void api_payments_create(struct req_ctx *rc);
+void api_payments_get(struct req_ctx *rc);
+void api_payments_update(struct req_ctx *rc);
+void api_payments_capture(struct req_ctx *rc);
+void api_payments_cancel(struct req_ctx *rc);
+void api_payments_duplicate(struct req_ctx *rc);
+/* refunds */
+/* disputes */
+/* payment links */
+/* risk settings and reports */
 void api_customers_list(struct req_ctx *rc);
 void api_customers_get(struct req_ctx *rc);
 void api_events_list(struct req_ctx *rc);

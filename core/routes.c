@@ -23,6 +23,22 @@ const struct route routes[] = {
     {"POST", "/v1/orders/{id}/returns",    api_orders_return,
      ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "createReturn"},
     {"GET",  "/v1/orders/{id}/activity",   api_orders_activity, ROUTE_MERCHANT, "getOrderActivity"},
+    /* payments (core/api_payments.c, core/api_payments_list.c) */
+    {"POST", "/v1/payments",               api_payments_create,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "createPayment"},
+    {"GET",  "/v1/payments/{id}",          api_payments_get,   ROUTE_MERCHANT, "getPayment"},
+    {"POST", "/v1/payments/{id}",          api_payments_update,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "updatePayment"},
+    {"POST", "/v1/payments/{id}/capture",  api_payments_capture,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "capturePayment"},
+    {"POST", "/v1/payments/{id}/cancel",   api_payments_cancel,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "cancelPayment"},
+    {"POST", "/v1/payments/{id}/duplicate", api_payments_duplicate,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "duplicatePayment"},
+    /* refunds (core/api_refunds.c) */
+    /* disputes (core/api_disputes.c) */
+    /* payment links (core/api_payment_links.c) */
+    /* risk settings and reports (core/api_risk.c, core/api_reports.c) */
     {"GET",  "/v1/customers",              api_customers_list, ROUTE_MERCHANT, "listCustomers"},
     {"GET",  "/v1/customers/{id}",         api_customers_get,  ROUTE_MERCHANT, "getCustomer"},
     {"GET",  "/v1/events",                 api_events_list,    ROUTE_MERCHANT, "listEvents"},

@@ -12,14 +12,7 @@
 #define SCHED_FIRE_PER_TICK 64u
 #define SCHED_TRACKED_MAX 4096u   /* jobs in flight or found stale, remembered by id */
 
-struct job {
-    char id[96];
-    char kind[32];
-    char aggregate_id[CS_ID_BYTES_MAX];
-    char merchant_id[CS_ID_BYTES_MAX];
-    int livemode;
-    int64_t due_us;
-};
+#define job sched_job
 
 struct scheduler {
     struct app *app;
@@ -48,6 +41,7 @@ struct job_cmd {
     struct job job;
     int64_t time_us;
     int acted;                   /* an event was appended */
+    json_t *prepared;            /* what the kind's prepare decided (loop thread) */
     struct run *run;             /* NULL when fired by the tick */
 };
 
@@ -115,12 +109,41 @@ static int job_parse(const char *text, size_t len, struct job *j)
     return ok ? 0 : CS_ECORRUPT;
 }
 
+static const struct job_kind *kind_find(const char *kind)
+{
+    for (const struct job_kind *k = job_kinds; k->kind; k++)
+        if (strcmp(k->kind, kind) == 0)
+            return k;
+    return NULL;
+}
+
+int sched_append(struct store_txn *t, const struct sched_job *j, int64_t time_us, const char *aggregate_id,
+                 const char *type, uint64_t expected_version, json_t *data)
+{
+    char evt[CS_ID_BYTES_MAX];
+    if (id_new("evt", time_us, evt, sizeof evt) != 0)
+        return CS_EINTERNAL;
+    struct event_in ev = {.id = evt, .type = type, .aggregate_id = aggregate_id,
+                          .expected_version = expected_version, .merchant_id = j->merchant_id,
+                          .livemode = j->livemode, .actor = "scheduler", .time_us = time_us, .data = data};
+    return store_event_append(t, &ev, NULL);
+}
+
 static int exec_job(struct store_txn *t, struct write_cmd *wc)
 {
     struct job_cmd *c = (struct job_cmd *)wc;
     c->acted = 0;
     if (store_schedule_has(t, c->job.id) != 0)
         return write_cmd_reply(wc, 200, "{}", 2);   /* already done by another path */
+    const struct job_kind *k = kind_find(c->job.kind);
+    if (k) {
+        int rc = k->exec(t, &c->job, c->time_us, c->prepared, &wc->diag);
+        if (rc < 0)
+            return write_cmd_fail(wc, rc);
+        wc->events = (unsigned)rc;
+        c->acted = rc > 0;
+        return write_cmd_reply(wc, 200, "{}", 2);
+    }
     MDB_val v;
     int rc = store_order_get(t, c->job.aggregate_id, &v);
     if (rc)
@@ -183,6 +206,7 @@ static void job_done(struct write_cmd *wc)
         fprintf(stderr, "caisse: scheduler: job %s failed: %s\n", c->job.id, wc->diag.message);
     struct run *r = c->run;
     int err = wc->err;
+    json_decref(c->prepared);
     free(wc->body);
     free(c);
     if (r) {
@@ -212,9 +236,13 @@ static int fire(struct scheduler *s, const struct job *j, struct run *r)
         free(c);
         return CS_EBUSY;
     }
+    const struct job_kind *k = kind_find(j->kind);
+    if (k && k->prepare)
+        c->prepared = k->prepare(s->app, j, c->time_us);
     int rc = writer_submit(s->app->writer, &c->base);
     if (rc) {
         untrack(s, j->id);
+        json_decref(c->prepared);
         free(c);
     }
     return rc;

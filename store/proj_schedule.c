@@ -9,7 +9,9 @@
  *   order.abandon  1 h after order.approved, unless confirmed, cancelled first
  *   order.expire   24 h after order.review_requested, unless decided first
  *   order.charge   the next instalment, at the time the last order event
- *                  decided (data.next_charge: first shipment, paid, failed) */
+ *                  decided (data.next_charge: first shipment, paid, failed)
+ *   others         as an event's data.jobs says: {"<kind>": due_us} adds or
+ *                  moves the aggregate's job of that kind, null removes it */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +68,29 @@ static int job_remove(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const 
     return rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
+/* data.jobs = {"<kind>": due_us | null}: the event (re)schedules or cancels
+ * its aggregate's jobs of those kinds (payments, refunds, disputes). */
+static int fold_jobs(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, json_t *jobs)
+{
+    const char *kind;
+    json_t *due;
+    json_object_foreach(jobs, kind, due) {
+        if (strlen(kind) >= 32)
+            continue;
+        int err = job_remove(txn, dbi, kind, v->aggregate_id);
+        if (!err && json_is_integer(due))
+            err = job_add(txn, dbi, kind, v, json_integer_value(due));
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
 int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
 {
+    json_t *jobs = json_object_get(v->data, "jobs");
+    if (json_is_object(jobs) && strlen(v->aggregate_id) < CS_ID_BYTES_MAX)
+        return fold_jobs(txn, dbi, v, jobs);
     if (strncmp(v->type, "order.", 6) != 0 || strlen(v->aggregate_id) >= CS_ID_BYTES_MAX)
         return 0;
     const char *t = v->type + 6;

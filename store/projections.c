@@ -15,6 +15,8 @@ const struct store_projection store_projections[] = {
     { "portal", { DBI_PORTAL }, 1, proj_portal_fold },
     { "webhook_endpoints", { DBI_WEBHOOK_ENDPOINTS, DBI_WEBHOOK_ENDPOINTS_BY_MERCHANT }, 2,
       proj_webhooks_fold },
+    { "objects", { DBI_OBJECTS, DBI_OBJECTS_BY_MERCHANT, DBI_PAYMENTS_BY_CARD, DBI_OBJECT_TOKENS }, 4,
+      proj_objects_fold },
 };
 const unsigned store_projections_n = sizeof store_projections / sizeof store_projections[0];
 

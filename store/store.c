@@ -31,6 +31,10 @@ const char *const store_dbi_names[DBI__COUNT] = {
     [DBI_WEBHOOK_HEALTH] = "webhook_health",
     [DBI_MAIL_OUTBOX] = "mail_outbox",
     [DBI_PORTAL] = "portal",
+    [DBI_OBJECTS] = "objects",
+    [DBI_OBJECTS_BY_MERCHANT] = "objects_by_merchant",
+    [DBI_PAYMENTS_BY_CARD] = "payments_by_card",
+    [DBI_OBJECT_TOKENS] = "object_tokens",
 };
 
 /* ---- errors --------------------------------------------------------------- */

@@ -191,6 +191,19 @@ int store_mail_del(struct store_txn *t, const char *key, size_t klen);
  * key ("chl:<id>", "ses:<token sha256 hex>", "last:<customer id>"). */
 int store_portal_get(struct store_txn *t, const char *key, MDB_val *out);
 
+/* The objects projection (store/proj_objects.c): payments, refunds,
+ * disputes, payment links, risk settings. A document by id (CS_ENOENT if
+ * absent); a merchant's objects of one kind ("payment", "refund",
+ * "dispute", "payment_link") newest first, after `after_id` (CS_EPARAM if that
+ * is not one of theirs of that kind); the payments made with a card (by its
+ * fingerprint) newest first; the object a secret token's SHA-256 (hex) names. */
+int store_object_get(struct store_txn *t, const char *id, MDB_val *doc);
+int store_objects_each(struct store_txn *t, const char *merchant_id, int livemode, const char *kind,
+                       const char *after_id, int (*fn)(void *ctx, const char *id, const MDB_val *doc), void *ctx);
+int store_card_payments_each(struct store_txn *t, const char *merchant_id, int livemode, const char *fingerprint,
+                             int (*fn)(void *ctx, const char *id, const MDB_val *doc), void *ctx);
+int store_object_by_token(struct store_txn *t, const char *token_sha256_hex, char id[CS_ID_BYTES_MAX]);
+
 /* ---- idempotency -------------------------------------------------------- */
 
 struct idem_record {

@@ -31,6 +31,10 @@ enum store_dbi {
     DBI_WEBHOOK_HEALTH,
     DBI_MAIL_OUTBOX,                   /* e-mails to spool, not a projection (store/mail.c) */
     DBI_PORTAL,                        /* projection portal (store/proj_portal.c) */
+    DBI_OBJECTS,                       /* projection objects (store/proj_objects.c) */
+    DBI_OBJECTS_BY_MERCHANT,
+    DBI_PAYMENTS_BY_CARD,
+    DBI_OBJECT_TOKENS,
     DBI__COUNT
 };
 extern const char *const store_dbi_names[DBI__COUNT];
@@ -168,7 +172,7 @@ typedef int (*store_fold_fn)(MDB_txn *txn, const MDB_dbi *dbi, const struct even
 
 struct store_projection {
     const char *name;
-    enum store_dbi dbis[3];
+    enum store_dbi dbis[4];
     unsigned n_dbis;
     store_fold_fn fold;
 };
@@ -198,6 +202,7 @@ int proj_events_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
 int proj_customers_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_test_clocks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+int proj_objects_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_portal_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_webhooks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 
