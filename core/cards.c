@@ -162,6 +162,9 @@ int card_facts_from_json(json_t *j, struct card_facts *out)
     out->exp_year = (int)json_integer_value(json_object_get(j, "exp_year"));
     out->virtual_card = json_is_true(json_object_get(j, "virtual"));
     out->systematic_auth = json_is_true(json_object_get(j, "systematic_authorization"));
+    /* The test numbers' behaviours travel in their BIN and last 4. */
+    out->later_dispute = strcmp(out->bin, "400000") == 0 && strcmp(out->last4, "0259") == 0;
+    out->retry_once = strcmp(out->bin, "400000") == 0 && strcmp(out->last4, "0341") == 0;
     return 0;
 }
 

@@ -294,6 +294,19 @@ static json_t *charge_job(json_t *doc)
     return json_is_integer(at) ? json_integer(json_integer_value(at)) : json_null();
 }
 
+/* Test mode: the first capture on the disputing test card schedules the
+ * simulated scheme's dispute. */
+static void simulated_dispute(json_t *doc, int64_t captured_before, int64_t now_us, json_t **jobs)
+{
+    struct card_facts card;
+    if (json_is_true(json_object_get(doc, "livemode")) || captured_before > 0 || iget(doc, "amount_captured") == 0 ||
+        card_facts_from_json(json_object_get(doc, "card"), &card) != 0 || !card.later_dispute)
+        return;
+    if (!*jobs)
+        *jobs = json_object();
+    json_object_set_new(*jobs, "dispute.simulate", json_integer(now_us + PAYMENT_SIMULATED_DISPUTE_AFTER_US));
+}
+
 /* Runs the card through the acquirer (or the risk refusal) for a payment in
  * requires_payment: doc is changed in place. */
 static void authorize_into(json_t *doc, const struct card_facts *card, json_t *risk, int64_t now_us,
@@ -337,6 +350,7 @@ static void authorize_into(json_t *doc, const struct card_facts *card, json_t *r
         set_time(cap, "captured_at", now_us);
         json_array_append_new(json_object_get(doc, "captures"), cap);
         *type = "payment.captured";
+        simulated_dispute(doc, 0, now_us, jobs);
         return;
     }
     json_object_set_new(doc, "status", json_string("authorized"));
@@ -350,6 +364,7 @@ static void authorize_into(json_t *doc, const struct card_facts *card, json_t *r
         set_time(cap, "captured_at", now_us);
         json_array_append_new(json_object_get(doc, "captures"), cap);
         *jobs = json_pack("{s:o}", "payment.charge", charge_job(doc));
+        simulated_dispute(doc, 0, now_us, jobs);
         return;
     }
     int64_t window = strcmp(ptype, "deferred") == 0 ? PAYMENT_AUTH_WINDOW_US_DEFERRED : PAYMENT_AUTH_WINDOW_US_FULFILMENT;
@@ -489,6 +504,7 @@ int payment_decide_capture(json_t *doc, int64_t amount, int64_t now_us, const ch
         }
     }
     *type = is(n, "status", "captured") ? "payment.captured" : "payment.partially_captured";
+    simulated_dispute(n, iget(doc, "amount_captured"), now_us, &jobs);
     *data = event_data(n, jobs);
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }

@@ -22,6 +22,10 @@
 #define PAYMENT_AUTH_WINDOW_US_DEFERRED   (7LL * 86400 * 1000000)    /* deferred capture */
 #define PAYMENT_AUTH_WINDOW_US_FULFILMENT (30LL * 86400 * 1000000)   /* at shipment, at delivery */
 #define PAYMENT_SPLIT_COUNT_MAX 12
+/* Test mode: a payment captured on the disputing test card is disputed by
+ * the simulated card scheme this long after its first capture (job
+ * dispute.simulate on the payment). */
+#define PAYMENT_SIMULATED_DISPUTE_AFTER_US (2LL * 86400 * 1000000)
 #define PAYMENT_CHARGE_HOUR_UTC 6          /* scheduled charges run at 06:00 UTC on their day */
 
 extern const char *const payment_types[];     /* at_order, deferred, split, deposit, at_shipment, at_delivery */

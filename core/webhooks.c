@@ -41,6 +41,20 @@ const char *const webhook_event_types[] = {
     "order.card_changed",
     "order.early_payment",
     "order.due_day_changed",
+    "payment.created",
+    "payment.authorized",
+    "payment.captured",
+    "payment.partially_captured",
+    "payment.failed",
+    "payment.cancelled",
+    "payment.amount_updated",
+    "payment.authorization_expired",
+    "payment.charge_succeeded",
+    "payment.charge_failed",
+    /* refunds */
+    /* disputes */
+    /* payment links */
+    /* risk settings */
     "customer.created",
     "customer.otp_requested",
     "customer.otp_failed",
