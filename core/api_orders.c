@@ -170,13 +170,13 @@ static int customer_for(struct store_txn *t, struct order_cmd *c, json_t *doc, c
         return CS_EINTERNAL;
     char created[40];
     clock_format_rfc3339(c->cmd.now_us, created, sizeof created);
-    json_t *data = json_pack("{s:{s:s,s:s,s:b,s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:[]}}", "customer", "id", out,
+    json_t *data = json_pack("{s:{s:s,s:s,s:b,s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:[],s:[]}}", "customer", "id", out,
                              "object", "customer", "livemode", c->cmd.livemode, "merchant", c->cmd.merchant_id,
                              "first_name", json_object_get(m.shopper, "first_name"), "last_name",
                              json_object_get(m.shopper, "last_name"), "email",
                              json_object_get(m.shopper, "email"), "phone",
                              json_object_get(m.shopper, "phone"), "id_document", iddoc, "created",
-                             created, "orders");
+                             created, "orders", "payments");
     if (!data)
         return CS_ENOMEM;
     rc = append_to(t, c, out, "customer.created", STORE_VERSION_NEW, data);
@@ -725,6 +725,14 @@ int orders_submit_command(struct app *app, const char *merchant_id, int livemode
         if (!rc)
             validated = json_incref(body);
         exec = exec_ship;
+    } else if (strcmp(op, "cart") == 0) {
+        /* the body of POST /v1/orders/{id}/cart: {"lines": [...], "amount"} */
+        json_t *lines = NULL;
+        int64_t amount = 0;
+        rc = order_validate_cart(body, &lines, &amount, d);
+        if (!rc && !(validated = json_pack("{s:o,s:I}", "lines", lines, "amount", (json_int_t)amount)))
+            rc = cs_fail(d, CS_ENOMEM, "", "out of memory");
+        exec = exec_cart;
     } else {
         rc = cs_fail(d, CS_EPARAM, "op", "unknown command %s", op);
     }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/csv.h"
 #include "core/router.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -150,58 +151,19 @@ void api_orders_list(struct req_ctx *rc)
 
 struct csv {
     struct order_filter f;
-    char *out;
-    size_t len, cap;
+    struct csv_buf buf;
     unsigned rows;
-    int err;
+    int err;                  /* CS_ETOOLARGE: too many rows */
 };
 
-static void csv_raw(struct csv *c, const char *s, size_t n)
+static void field(struct csv *c, const char *s, int last)
 {
-    if (c->err)
-        return;
-    if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8192;
-        while (cap < c->len + n + 1)
-            cap *= 2;
-        char *b = realloc(c->out, cap);
-        if (!b) {
-            c->err = CS_ENOMEM;
-            return;
-        }
-        c->out = b;
-        c->cap = cap;
-    }
-    memcpy(c->out + c->len, s, n);
-    c->len += n;
+    csv_text(&c->buf, s, last);
 }
 
-/* One RFC 4180 field: quoted when it holds a comma, quote or line break.
- * A leading = + - @ is prefixed with ' so a spreadsheet does not run it. */
-static void csv_field(struct csv *c, const char *s, int last)
+static void number(struct csv *c, json_t *v, int last)
 {
-    if (!s)
-        s = "";
-    int quote = strpbrk(s, ",\"\r\n") != NULL;
-    if (quote)
-        csv_raw(c, "\"", 1);
-    if (strchr("=+-@", s[0]) && s[0])
-        csv_raw(c, "'", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            csv_raw(c, "\"", 1);
-        csv_raw(c, p, 1);
-    }
-    if (quote)
-        csv_raw(c, "\"", 1);
-    csv_raw(c, last ? "\r\n" : ",", last ? 2 : 1);
-}
-
-static void csv_int(struct csv *c, json_t *v, int last)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
-    csv_field(c, b, last);
+    csv_int(&c->buf, json_integer_value(v), last);
 }
 
 static int export_visit(void *ctx, const char *order_id, const MDB_val *doc)
@@ -218,24 +180,24 @@ static int export_visit(void *ctx, const char *order_id, const MDB_val *doc)
         return 1;
     }
     json_t *cust = json_object_get(o, "customer"), *plan = json_object_get(o, "plan");
-    csv_field(c, order_id, 0);
-    csv_field(c, json_string_value(json_object_get(o, "reference")), 0);
-    csv_field(c, json_string_value(json_object_get(o, "created")), 0);
-    csv_field(c, json_string_value(json_object_get(o, "status")), 0);
-    csv_field(c, json_string_value(json_object_get(o, "shop")), 0);
-    csv_field(c, json_string_value(json_object_get(o, "currency")), 0);
-    csv_int(c, json_object_get(o, "amount"), 0);
-    csv_int(c, json_object_get(o, "amount_paid"), 0);
-    csv_int(c, json_object_get(o, "amount_refunded"), 0);
-    csv_field(c, json_string_value(json_object_get(plan, "product")), 0);
-    csv_int(c, json_object_get(plan, "instalments"), 0);
-    csv_field(c, json_string_value(json_object_get(o, "customer_id")), 0);
-    csv_field(c, json_string_value(json_object_get(cust, "first_name")), 0);
-    csv_field(c, json_string_value(json_object_get(cust, "last_name")), 0);
-    csv_field(c, json_string_value(json_object_get(cust, "email")), 0);
-    csv_field(c, json_string_value(json_object_get(o, "confirmed_at")), 1);
+    field(c, order_id, 0);
+    field(c, json_string_value(json_object_get(o, "reference")), 0);
+    field(c, json_string_value(json_object_get(o, "created")), 0);
+    field(c, json_string_value(json_object_get(o, "status")), 0);
+    field(c, json_string_value(json_object_get(o, "shop")), 0);
+    field(c, json_string_value(json_object_get(o, "currency")), 0);
+    number(c, json_object_get(o, "amount"), 0);
+    number(c, json_object_get(o, "amount_paid"), 0);
+    number(c, json_object_get(o, "amount_refunded"), 0);
+    field(c, json_string_value(json_object_get(plan, "product")), 0);
+    number(c, json_object_get(plan, "instalments"), 0);
+    field(c, json_string_value(json_object_get(o, "customer_id")), 0);
+    field(c, json_string_value(json_object_get(cust, "first_name")), 0);
+    field(c, json_string_value(json_object_get(cust, "last_name")), 0);
+    field(c, json_string_value(json_object_get(cust, "email")), 0);
+    field(c, json_string_value(json_object_get(o, "confirmed_at")), 1);
     json_decref(o);
-    return c->err != 0;
+    return c->err != 0 || c->buf.err != 0;
 }
 
 void api_orders_export(struct req_ctx *rc)
@@ -247,25 +209,25 @@ void api_orders_export(struct req_ctx *rc)
     }
     static const char header[] = "id,reference,created,status,shop,currency,amount,amount_paid,amount_refunded,"
                                  "plan,instalments,customer_id,first_name,last_name,email,confirmed_at\r\n";
-    csv_raw(&c, header, sizeof header - 1);
+    csv_raw(&c.buf, header, sizeof header - 1);
     struct store_txn t;
     int err = store_read_begin(rc->app->store, &t);
     if (err) {
-        free(c.out);
+        csv_free(&c.buf);
         respond_fail(rc, err, "", "the store could not be read");
         return;
     }
     err = store_orders_each(&t, rc->merchant_id, rc->livemode, NULL, export_visit, &c);
     store_abort(&t);
-    if (err || c.err) {
-        free(c.out);
+    if (err || c.err || c.buf.err) {
+        csv_free(&c.buf);
         if (c.err == CS_ETOOLARGE)
             respond_fail(rc, CS_EPARAM, "created[gte]", "more than %u orders match: narrow the dates", EXPORT_ROWS_MAX);
         else
-            respond_fail(rc, err ? err : c.err, "", "the orders could not be exported");
+            respond_fail(rc, err ? err : c.buf.err, "", "the orders could not be exported");
         return;
     }
     http_respond(rc->req, 200, "text/csv; charset=utf-8",
-                 "Content-Disposition: attachment; filename=\"orders.csv\"\r\n", c.out, c.len);
-    free(c.out);
+                 "Content-Disposition: attachment; filename=\"orders.csv\"\r\n", c.buf.out, c.buf.len);
+    csv_free(&c.buf);
 }

@@ -10,6 +10,7 @@
 #include "core/api_payments.h"
 #include "core/objects.h"
 #include "core/command.h"
+#include "core/customer_link.h"
 #include "core/json_in.h"
 #include "core/ids.h"
 #include "core/clock.h"
@@ -75,8 +76,14 @@ static int count_visit(void *ctx, const char *id, const MDB_val *doc)
     const char *status = json_string_value(json_object_get(p, "status"));
     int live = status && (strcmp(status, "authorized") == 0 || strcmp(status, "captured") == 0);
     int64_t amount = json_integer_value(json_object_get(p, "amount"));
-    int64_t net = json_integer_value(json_object_get(p, "amount")) -
-                  json_integer_value(json_object_get(p, "amount_refunded"));
+    /* What the card still owes for it: the authorization while it is open
+     * (captured in part or not), what was captured once it is closed (a
+     * cancelled partial capture released the rest), net of refunds. */
+    int64_t held = json_integer_value(json_object_get(p, status && strcmp(status, "authorized") == 0
+                                                            ? "amount_authorized" : "amount_captured"));
+    int64_t net = held - json_integer_value(json_object_get(p, "amount_refunded"));
+    if (net < 0)
+        net = 0;
     json_decref(p);
     if (at < k->count_since && at < k->outstanding_since)
         return 1;
@@ -110,7 +117,7 @@ json_t *payments_card_counters(struct store_txn *t, const char *merchant_id, int
 
 /* Calls risk.decide for a payment (loop thread), with counters read now:
  * the merchant's own rules in Lua. A new {"decision", "rule"}. */
-static json_t *policy_decide(struct req_ctx *rc, json_t *draft, const struct card_facts *card, int64_t now_us)
+json_t *payments_policy_decide(struct req_ctx *rc, json_t *draft, const struct card_facts *card, int64_t now_us)
 {
     json_t *merchant = req_merchant(rc);
     json_t *counters = NULL;
@@ -137,26 +144,37 @@ static json_t *policy_decide(struct req_ctx *rc, json_t *draft, const struct car
         return NULL;
     const char *decision = json_string_value(json_object_get(out, "decision"));
     const char *rule = json_string_value(json_object_get(out, "rule"));
-    json_t *r = json_pack("{s:s,s:s?}", "decision", decision && strcmp(decision, "rejected") == 0 ? "rejected" : "approved",
-                          "rule", rule);
+    json_t *rv = json_object_get(out, "rule");
+    /* A misspelt decision ("reject", "review": payments have no review) must
+     * not let a payment through: the call fails instead. The rule is
+     * recorded in the event and shown to the merchant: a short name. */
+    if (!decision || (strcmp(decision, "approved") != 0 && strcmp(decision, "rejected") != 0) ||
+        (rv && !json_is_null(rv) && (!rule || !*rule || strlen(rule) > 64 || strspn(rule,
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(rule)))) {
+        json_decref(out);
+        cs_fail(&rc->diag, CS_EPOLICYFAIL, "", "risk.decide answered a payment with an invalid result: decision must "
+                "be \"approved\" or \"rejected\", rule a name of 1 to 64 letters, digits, '_', '.' or '-' (docs/risk.md)");
+        return NULL;
+    }
+    json_t *r = json_pack("{s:s,s:s?}", "decision", decision, "rule", rule);
     json_decref(out);
     return r;
 }
 
 /* The recorded risk decision: the built-in controls first (exact counters,
  * in the writer), then the merchant's Lua rule. */
-static json_t *risk_decide(struct store_txn *t, struct payment_cmd *c, int64_t amount)
+json_t *payments_risk_decide(struct store_txn *t, const char *merchant_id, int livemode,
+                             const struct card_facts *cf, json_t *policy, int64_t amount, int64_t now_us)
 {
-    json_t *settings = payments_risk_settings(t, c->cmd.merchant_id, c->cmd.livemode);
-    json_t *counters = payments_card_counters(t, c->cmd.merchant_id, c->cmd.livemode, c->card.fingerprint, settings,
-                                              c->cmd.now_us);
-    json_t *card = card_facts_json(&c->card);
+    json_t *settings = payments_risk_settings(t, merchant_id, livemode);
+    json_t *counters = payments_card_counters(t, merchant_id, livemode, cf->fingerprint, settings, now_us);
+    json_t *card = card_facts_json(cf);
     const char *rule = payment_risk_rule(settings, card, amount, counters);
     json_t *risk;
     if (rule) {
         risk = json_pack("{s:s,s:s,s:s,s:O}", "decision", "blocked", "rule", rule, "source", "controls", "counters", counters);
-    } else if (c->policy && strcmp(json_string_value(json_object_get(c->policy, "decision")), "rejected") == 0) {
-        const char *lr = json_string_value(json_object_get(c->policy, "rule"));
+    } else if (policy && strcmp(json_string_value(json_object_get(policy, "decision")), "rejected") == 0) {
+        const char *lr = json_string_value(json_object_get(policy, "rule"));
         risk = json_pack("{s:s,s:s,s:s,s:O}", "decision", "blocked", "rule", lr ? lr : "merchant_rule", "source",
                          "risk.decide", "counters", counters);
     } else {
@@ -166,6 +184,11 @@ static json_t *risk_decide(struct store_txn *t, struct payment_cmd *c, int64_t a
     json_decref(counters);
     json_decref(card);
     return risk;
+}
+
+static json_t *risk_decide(struct store_txn *t, struct payment_cmd *c, int64_t amount)
+{
+    return payments_risk_decide(t, c->cmd.merchant_id, c->cmd.livemode, &c->card, c->policy, amount, c->cmd.now_us);
 }
 
 /* ---- create ------------------------------------------------------------------------ */
@@ -203,15 +226,19 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
     if (command_idem_check(t, &c->cmd))
         return 0;
     json_t *draft = c->cmd.params;
-    json_t *first = json_array_get(json_object_get(draft, "charges"), 0);
-    json_t *risk = c->has_card ? risk_decide(t, c, json_integer_value(json_object_get(first ? first : draft, "amount"))) : NULL;
+    int rc = customer_link_payment(t, &c->cmd, draft);
+    if (rc)
+        return write_cmd_fail(wc, rc);
+    /* The controls weigh the whole amount the card is committed to (a split
+     * or deposit payment's later charges too), as the counters weigh the
+     * card's earlier payments. */
+    json_t *risk = c->has_card ? risk_decide(t, c, json_integer_value(json_object_get(draft, "amount"))) : NULL;
     const char *type = NULL;
     json_t *data = NULL;
-    int rc = payment_decide_create(draft, c->has_card ? &c->card : NULL, risk, c->cmd.object_id, c->cmd.merchant_id,
+    rc = payment_decide_create(draft, c->has_card ? &c->card : NULL, risk, c->cmd.object_id, c->cmd.merchant_id,
                                    c->cmd.livemode, c->cmd.actor, c->cmd.now_us, &type, &data, &wc->diag);
     json_decref(risk);
     if (rc == 0) {
-        json_object_set_new(json_object_get(data, "object"), "created_us", json_integer(c->cmd.now_us));
         rc = object_append(t, &c->cmd, type, data);
     }
     json_decref(data);
@@ -226,7 +253,7 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
  * merchant's Lua rule: shared by create and duplicate. */
 static int prepare_card(struct req_ctx *rc, struct payment_cmd *c, json_t *draft)
 {
-    c->policy = policy_decide(rc, draft, &c->card, c->cmd.now_us);
+    c->policy = payments_policy_decide(rc, draft, &c->card, c->cmd.now_us);
     if (!c->policy) {
         respond_error(rc);
         return -1;
@@ -279,61 +306,35 @@ void api_payments_create(struct req_ctx *rc)
 
 /* ---- changes of an existing payment ------------------------------------------------------ */
 
-typedef int (*payment_change_fn)(struct payment_cmd *c, json_t *doc, const char **type, json_t **data);
-
-static int exec_change(struct store_txn *t, struct payment_cmd *c, payment_change_fn change)
+static int change_capture(struct command *cmd, json_t *doc, const char **type, json_t **data)
 {
-    struct write_cmd *wc = &c->cmd.base;
-    if (command_idem_check(t, &c->cmd))
-        return 0;
-    json_t *doc = NULL;
-    int rc = object_load_own(t, c->cmd.object_id, c->cmd.merchant_id, c->cmd.livemode, &doc);
-    if (rc == CS_ENOENT) {
-        cs_fail(&wc->diag, CS_ENOTFOUND, "id", "no such payment: %s", c->cmd.object_id);
-        return write_cmd_fail(wc, CS_ENOTFOUND);
-    }
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    const char *type = NULL;
-    json_t *data = NULL;
-    rc = change(c, doc, &type, &data);
-    json_decref(doc);
-    if (rc == 0)
-        rc = object_append(t, &c->cmd, type, data);
-    json_decref(data);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, &c->cmd, c->cmd.object_id, 200);
-    command_idem_store(t, &c->cmd);
-    return 0;
-}
-
-static int change_capture(struct payment_cmd *c, json_t *doc, const char **type, json_t **data)
-{
+    struct payment_cmd *c = (struct payment_cmd *)cmd;
     return payment_decide_capture(doc, c->amount, c->cmd.now_us, type, data, &c->cmd.base.diag);
 }
 static int exec_capture(struct store_txn *t, struct write_cmd *wc)
 {
-    return exec_change(t, (struct payment_cmd *)wc, change_capture);
+    return object_exec_change(t, (struct command *)wc, "payment", change_capture);
 }
 
-static int change_cancel(struct payment_cmd *c, json_t *doc, const char **type, json_t **data)
+static int change_cancel(struct command *cmd, json_t *doc, const char **type, json_t **data)
 {
+    struct payment_cmd *c = (struct payment_cmd *)cmd;
     return payment_decide_cancel(doc, json_string_value(json_object_get(c->cmd.params, "reason")), c->cmd.now_us,
                                  type, data, &c->cmd.base.diag);
 }
 static int exec_cancel(struct store_txn *t, struct write_cmd *wc)
 {
-    return exec_change(t, (struct payment_cmd *)wc, change_cancel);
+    return object_exec_change(t, (struct command *)wc, "payment", change_cancel);
 }
 
-static int change_amount(struct payment_cmd *c, json_t *doc, const char **type, json_t **data)
+static int change_amount(struct command *cmd, json_t *doc, const char **type, json_t **data)
 {
+    struct payment_cmd *c = (struct payment_cmd *)cmd;
     return payment_decide_amount(doc, c->amount, c->cmd.now_us, type, data, &c->cmd.base.diag);
 }
 static int exec_amount(struct store_txn *t, struct write_cmd *wc)
 {
-    return exec_change(t, (struct payment_cmd *)wc, change_amount);
+    return object_exec_change(t, (struct command *)wc, "payment", change_amount);
 }
 
 /* The path's payment id, checked before any work. */
@@ -527,9 +528,7 @@ static int run_job(struct store_txn *t, const struct sched_job *j, int64_t time_
         *d = quiet;
         return rc;
     }
-    json_t *obj = json_object_get(data, "object");
-    rc = sched_append(t, j, time_us, j->aggregate_id, type,
-                      (uint64_t)json_integer_value(json_object_get(obj, "version")) - 1, data);
+    rc = object_job_append(t, j, time_us, type, data);
     json_decref(data);
     return rc ? rc : 1;
 }

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "core/api_refunds.h"
 #include "core/api_plugins.h"
+#include "core/plugin_effects.h"
+#include "core/plugin_events.h"
 #include "core/json_in.h"
 #include "core/router.h"
 #include "lua/plugin.h"
@@ -58,11 +61,55 @@ static json_t *find_orders(void *ctx, const char *merchant_id, int livemode, con
     return f.out;
 }
 
+/* ---- caisse.kv: the committed side (the runtime adds what is pending) ----------------- */
+
+static json_t *kv_get(void *ctx, const char *plugin, const char *merchant_id, int livemode, const char *key)
+{
+    struct app *app = ctx;
+    struct store_txn t;
+    if (store_read_begin(app->store, &t) != 0)
+        return NULL;
+    MDB_val v;
+    json_t *out = NULL;
+    if (store_plugin_kv_get(&t, plugin, merchant_id, livemode, key, &v) == 0)
+        out = json_loadb(v.mv_data, v.mv_size, JSON_DECODE_ANY, NULL);
+    store_abort(&t);
+    return out;
+}
+
+struct kv_each_ctx {
+    int (*fn)(void *fctx, const char *key);
+    void *fctx;
+};
+
+static int kv_each_visit(void *ctx, const char *key, size_t klen, const MDB_val *value)
+{
+    (void)klen;
+    (void)value;
+    struct kv_each_ctx *e = ctx;
+    return e->fn(e->fctx, key);
+}
+
+static void kv_each(void *ctx, const char *plugin, const char *merchant_id, int livemode,
+                    int (*fn)(void *fctx, const char *key), void *fctx)
+{
+    struct app *app = ctx;
+    struct store_txn t;
+    if (store_read_begin(app->store, &t) != 0)
+        return;
+    struct kv_each_ctx e = {fn, fctx};
+    store_plugin_kv_each(&t, plugin, merchant_id, livemode, kv_each_visit, &e);
+    store_abort(&t);
+}
+
 int api_plugins_start(struct app *app, const char *dir, struct cs_diag *d)
 {
-    struct plugin_options po = {.dir = dir, .find = find_orders, .find_ctx = app};
+    struct plugin_options po = {.dir = dir, .find = find_orders, .find_ctx = app, .kv_get = kv_get,
+                                .kv_each = kv_each, .kv_ctx = app};
     if (plugins_new(&po, &app->plugins, d) != 0)
         return d->err;
+    /* per-merchant policy overrides: asked first by every policy call */
+    policy_engine_set_resolver(app->policy, plugins_policy_call, app->plugins);
     json_t *list = plugins_list_json(app->plugins);
     size_t i;
     json_t *p;
@@ -83,6 +130,7 @@ void api_plugins_reload_log(struct app *app)
         return;
     unsigned failed = plugins_reload(app->plugins);
     fprintf(stderr, "caisse: plugins reloaded (%u of %u failed)\n", failed, plugins_count(app->plugins));
+    plugin_events_kick(app);
     json_t *list = plugins_list_json(app->plugins);
     size_t i;
     json_t *p;
@@ -98,7 +146,9 @@ void api_plugins_reload_log(struct app *app)
 
 void api_plugins_list(struct req_ctx *rc)
 {
-    respond_json(rc, 200, json_pack("{s:s,s:o}", "object", "list", "data", plugins_list_json(rc->app->plugins)));
+    json_t *list = plugins_list_json(rc->app->plugins);
+    plugin_events_describe(rc->app, list);
+    respond_json(rc, 200, json_pack("{s:s,s:o}", "object", "list", "data", list));
 }
 
 void api_admin_plugins_reload(struct req_ctx *rc)
@@ -113,8 +163,10 @@ void api_admin_plugins_reload(struct req_ctx *rc)
     json_decref(body);
     unsigned failed = rc->app->plugins ? plugins_reload(rc->app->plugins) : 0;
     fprintf(stderr, "caisse: plugins reloaded by the operator (%u failed)\n", failed);
-    respond_json(rc, 200, json_pack("{s:b,s:i,s:o}", "reloaded", 1, "failed", (int)failed, "data",
-                                    plugins_list_json(rc->app->plugins)));
+    plugin_events_kick(rc->app);     /* new subscriptions start now */
+    json_t *list = plugins_list_json(rc->app->plugins);
+    plugin_events_describe(rc->app, list);
+    respond_json(rc, 200, json_pack("{s:b,s:i,s:o}", "reloaded", 1, "failed", (int)failed, "data", list));
 }
 
 /* ---- the request table ------------------------------------------------------------ */
@@ -205,15 +257,126 @@ static json_t *request_table(struct req_ctx *rc, const char *subpath)
     return r;
 }
 
-/* ---- answering -------------------------------------------------------------------- */
+/* ---- running what a call decided ------------------------------------------------------ */
 
-struct plugin_run {
-    struct req_ctx *rc;
-    char name[PLUGIN_NAME_BYTES_MAX + 1];
-    json_t *resp;           /* the handler's validated response */
+struct command_run {
+    struct app *app;
+    char merchant_id[CS_ID_BYTES_MAX];
+    int livemode;
+    char actor[64];
+    json_t *commands;       /* borrowed from the owner, alive until finish */
     json_t *results;
     size_t next, n;
     int failed_status;      /* the first failed command's status, 0 if none */
+    void (*finish)(void *ctx, json_t *results, int failed_status);
+    void *ctx;
+};
+
+/* The field naming what a command acts on. */
+static const char *target_field(json_t *cmd)
+{
+    return json_object_get(cmd, "payment") ? "payment" : "order";
+}
+
+static void record(struct command_run *run, int status, const char *body, size_t len)
+{
+    json_t *cmd = json_array_get(run->commands, run->next);
+    const char *field = target_field(cmd);
+    json_t *b = json_loadb(body, len, 0, NULL);
+    json_array_append_new(run->results, json_pack("{s:O,s:O,s:i,s:o}", "op", json_object_get(cmd, "op"), field,
+                                                  json_object_get(cmd, field), "status", status, "body",
+                                                  b ? b : json_null()));
+    if (status >= 300 && !run->failed_status)
+        run->failed_status = status;
+    run->next++;
+}
+
+static void run_next(struct command_run *run);
+
+static void command_done(void *ctx, int status, const char *body, size_t len)
+{
+    struct command_run *run = ctx;
+    record(run, status, body, len);
+    run_next(run);
+}
+
+/* One command through the API's own path (same validation, same events). */
+static int submit_one(struct command_run *run, json_t *cmd, struct cs_diag *d)
+{
+    const char *op = json_string_value(json_object_get(cmd, "op"));
+    if (run->app->stopping)
+        return cs_fail(d, CS_ESHUTDOWN, "", "the server is shutting down; retry on another instance or later");
+    if (op && strcmp(op, "refund") == 0)
+        return refunds_submit_command(run->app, run->merchant_id, run->livemode, run->actor,
+                                      json_string_value(json_object_get(cmd, "payment")), json_object_get(cmd, "params"),
+                                      command_done, run, d);
+    return orders_submit_command(run->app, run->merchant_id, run->livemode, run->actor, op,
+                                 json_string_value(json_object_get(cmd, "order")), json_object_get(cmd, "params"),
+                                 command_done, run, d);
+}
+
+/* Runs the commands in order; the first that fails stops the run (the ones
+ * after it are listed as skipped). */
+static void run_next(struct command_run *run)
+{
+    while (run->next < run->n) {
+        json_t *cmd = json_array_get(run->commands, run->next);
+        if (run->failed_status) {
+            const char *field = target_field(cmd);
+            json_array_append_new(run->results, json_pack("{s:O,s:O,s:n,s:b}", "op", json_object_get(cmd, "op"),
+                                                          field, json_object_get(cmd, field), "status",
+                                                          "skipped", 1));
+            run->next++;
+            continue;
+        }
+        struct cs_diag d = {0};
+        if (submit_one(run, cmd, &d) == 0)
+            return;     /* command_done continues */
+        char buf[1024];
+        size_t n = cs_diag_render(&d, buf, sizeof buf);
+        record(run, cs_err_status(d.err), buf, n);
+    }
+    run->finish(run->ctx, run->results, run->failed_status);
+    json_decref(run->results);
+    free(run);
+}
+
+int plugin_commands_run(struct app *app, const char *merchant_id, int livemode, const char *actor,
+                        json_t *commands, void (*finish)(void *ctx, json_t *results, int failed_status),
+                        void *ctx)
+{
+    struct command_run *run = calloc(1, sizeof *run);
+    json_t *results = json_array();
+    if (!run || !results) {
+        free(run);
+        json_decref(results);
+        return CS_ENOMEM;
+    }
+    run->app = app;
+    snprintf(run->merchant_id, sizeof run->merchant_id, "%s", merchant_id);
+    run->livemode = livemode;
+    snprintf(run->actor, sizeof run->actor, "%s", actor);
+    run->commands = commands;
+    run->results = results;
+    run->n = json_array_size(commands);
+    run->finish = finish;
+    run->ctx = ctx;
+    run_next(run);
+    return 0;
+}
+
+/* ---- answering a request ---------------------------------------------------------------- */
+
+struct plugin_request {
+    struct req_ctx *rc;           /* not to be touched once answered */
+    struct app *app;
+    char merchant_id[CS_ID_BYTES_MAX];
+    int livemode;
+    char name[PLUGIN_NAME_BYTES_MAX + 1];
+    json_t *resp;           /* the handler's validated response */
+    json_t *kv_writes;      /* its caisse.kv writes, or NULL */
+    json_t *results;        /* the commands' results, NULL if it returned none */
+    int failed_status;
 };
 
 static void respond_plain(struct req_ctx *rc, int status, json_t *body)
@@ -233,10 +396,27 @@ static void respond_plain(struct req_ctx *rc, int status, json_t *body)
     respond_json(rc, status, json_incref(body));
 }
 
-static void run_finish(struct plugin_run *run)
+static void request_free(struct plugin_request *pr)
 {
-    json_t *body = json_object_get(run->resp, "body");
-    int status = (int)json_integer_value(json_object_get(run->resp, "status"));
+    if (pr->kv_writes) {
+        plugins_kv_settled(pr->app->plugins, pr->name, pr->merchant_id, pr->livemode, pr->kv_writes);
+        json_decref(pr->kv_writes);
+    }
+    json_decref(pr->resp);
+    json_decref(pr->results);
+    free(pr);
+}
+
+/* The handler's answer, with the commands' results when it returned commands. */
+static void request_answer(struct plugin_request *pr)
+{
+    json_t *body = json_object_get(pr->resp, "body");
+    int status = (int)json_integer_value(json_object_get(pr->resp, "status"));
+    if (!pr->results) {
+        respond_plain(pr->rc, status, body);
+        request_free(pr);
+        return;
+    }
     json_t *out;
     if (json_is_object(body))
         out = json_deep_copy(body);
@@ -245,62 +425,43 @@ static void run_finish(struct plugin_run *run)
         if (body)
             json_object_set(out, "body", body);
     }
-    json_object_set(out, "results", run->results);
-    respond_json(run->rc, run->failed_status ? run->failed_status : status, out);
-    json_decref(run->resp);
-    json_decref(run->results);
-    free(run);
+    json_object_set(out, "results", pr->results);
+    respond_json(pr->rc, pr->failed_status ? pr->failed_status : status, out);
+    request_free(pr);
 }
 
-static void run_next(struct plugin_run *run);
-
-static void record(struct plugin_run *run, int status, const char *body, size_t len)
+static void kv_committed(void *ctx, int err, const struct cs_diag *d)
 {
-    json_t *cmd = json_array_get(json_object_get(run->resp, "commands"), run->next);
-    json_t *b = json_loadb(body, len, 0, NULL);
-    json_array_append_new(run->results, json_pack("{s:O,s:O,s:i,s:o}", "op", json_object_get(cmd, "op"), "order",
-                                                  json_object_get(cmd, "order"), "status", status, "body",
-                                                  b ? b : json_null()));
-    if (status >= 300 && !run->failed_status)
-        run->failed_status = status;
-    run->next++;
-}
-
-static void command_done(void *ctx, int status, const char *body, size_t len)
-{
-    struct plugin_run *run = ctx;
-    record(run, status, body, len);
-    run_next(run);
-}
-
-/* Runs the commands in order; the first that fails stops the run (the ones
- * after it are listed as skipped) and its status becomes the answer's. */
-static void run_next(struct plugin_run *run)
-{
-    json_t *cmds = json_object_get(run->resp, "commands");
-    while (run->next < run->n) {
-        json_t *cmd = json_array_get(cmds, run->next);
-        if (run->failed_status) {
-            json_array_append_new(run->results, json_pack("{s:O,s:O,s:n,s:b}", "op", json_object_get(cmd, "op"),
-                                                          "order", json_object_get(cmd, "order"), "status",
-                                                          "skipped", 1));
-            run->next++;
-            continue;
-        }
-        struct cs_diag d = {0};
-        if (run->rc->app->stopping) {
-            cs_fail(&d, CS_ESHUTDOWN, "", "the server is shutting down; retry on another instance or later");
-        } else if (orders_submit_command(run->rc->app, run->rc->merchant_id, run->rc->livemode, run->rc->actor,
-                                         json_string_value(json_object_get(cmd, "op")),
-                                         json_string_value(json_object_get(cmd, "order")),
-                                         json_object_get(cmd, "params"), command_done, run, &d) == 0) {
-            return;     /* command_done continues */
-        }
-        char buf[1024];
-        size_t n = cs_diag_render(&d, buf, sizeof buf);
-        record(run, cs_err_status(d.err), buf, n);
+    struct plugin_request *pr = ctx;
+    if (err) {
+        /* the commands (if any) are done; the plugin's own writes are not */
+        fprintf(stderr, "caisse: plugin %s: its KV writes were not recorded: %s\n", pr->name, d->message);
+        pr->rc->diag = *d;
+        respond_error(pr->rc);
+        request_free(pr);
+        return;
     }
-    run_finish(run);
+    request_answer(pr);
+}
+
+static void request_commit_kv(struct plugin_request *pr)
+{
+    if (!pr->kv_writes) {
+        request_answer(pr);
+        return;
+    }
+    struct cs_diag d = {0};
+    if (plugin_effects_submit(pr->app, pr->name, pr->merchant_id, pr->livemode, pr->kv_writes, -1,
+                              kv_committed, pr, &d) != 0)
+        kv_committed(pr, d.err, &d);
+}
+
+static void request_commands_done(void *ctx, json_t *results, int failed_status)
+{
+    struct plugin_request *pr = ctx;
+    pr->results = json_incref(results);
+    pr->failed_status = failed_status;
+    request_commit_kv(pr);
 }
 
 void api_plugins_dispatch(struct req_ctx *rc)
@@ -321,9 +482,9 @@ void api_plugins_dispatch(struct req_ctx *rc)
         respond_fail(rc, CS_ENOMEM, "", "out of memory");
         return;
     }
-    json_t *resp = NULL;
+    json_t *resp = NULL, *writes = NULL;
     int err = plugins_handle(rc->app->plugins, name, rc->req->method, subpath, rc->merchant_id, rc->livemode,
-                             request, &resp, &rc->diag);
+                             request, &resp, &writes, &rc->diag);
     json_decref(request);
     if (err == CS_EMETHOD) {
         char hdr[160], buf[512];
@@ -339,25 +500,29 @@ void api_plugins_dispatch(struct req_ctx *rc)
         respond_error(rc);
         return;
     }
-    json_t *cmds = json_object_get(resp, "commands");
-    if (json_array_size(cmds) == 0) {
-        respond_plain(rc, (int)json_integer_value(json_object_get(resp, "status")), json_object_get(resp, "body"));
-        json_decref(resp);
-        return;
-    }
-    struct plugin_run *run = calloc(1, sizeof *run);
-    json_t *results = json_array();
-    if (!run || !results) {
-        free(run);
-        json_decref(results);
+    struct plugin_request *pr = calloc(1, sizeof *pr);
+    if (!pr) {
+        if (writes)
+            plugins_kv_settled(rc->app->plugins, name, rc->merchant_id, rc->livemode, writes);
+        json_decref(writes);
         json_decref(resp);
         respond_fail(rc, CS_ENOMEM, "", "out of memory");
         return;
     }
-    run->rc = rc;
-    snprintf(run->name, sizeof run->name, "%s", name);
-    run->resp = resp;
-    run->results = results;
-    run->n = json_array_size(cmds);
-    run_next(run);
+    pr->rc = rc;
+    pr->app = rc->app;
+    snprintf(pr->merchant_id, sizeof pr->merchant_id, "%s", rc->merchant_id);
+    pr->livemode = rc->livemode;
+    snprintf(pr->name, sizeof pr->name, "%s", name);
+    pr->resp = resp;
+    pr->kv_writes = writes;
+    json_t *cmds = json_object_get(resp, "commands");
+    if (json_array_size(cmds) == 0) {
+        request_commit_kv(pr);
+        return;
+    }
+    if (plugin_commands_run(rc->app, rc->merchant_id, rc->livemode, rc->actor, cmds, request_commands_done, pr)) {
+        request_free(pr);
+        respond_fail(rc, CS_ENOMEM, "", "out of memory");
+    }
 }

@@ -17,8 +17,19 @@ void api_plugins_reload_log(struct app *app);
 /* A request under /plugins/: authenticated as a merchant by the router. */
 void api_plugins_dispatch(struct req_ctx *rc);
 
+/* Runs a plugin call's commands ({op, order|payment, params?}, validated by
+ * lua/plugin.h) one by one through the writer as merchant/livemode/actor; the
+ * first that fails stops the run (the next ones are listed as skipped).
+ * finish(ctx, results, failed_status) gets one result per command
+ * ({op, order|payment, status, body} or {..., status: null, skipped: true})
+ * and the first failure's status (0 if none). `commands` must stay alive
+ * until finish. Returns 0 or CS_ENOMEM (finish not called). */
+int plugin_commands_run(struct app *app, const char *merchant_id, int livemode, const char *actor,
+                        json_t *commands, void (*finish)(void *ctx, json_t *results, int failed_status),
+                        void *ctx);
+
 /* One order command as the merchant (core/api_orders.c): op is "confirm",
- * "cancel" or "ship", params its body as the API takes it (NULL: {}).
+ * "cancel", "ship" or "cart", params its body as the API takes it (NULL: {}).
  * Returns 0 and later calls done(ctx, status, body, len) on the loop thread
  * with the API's answer (the order, or an error body); or returns an error
  * (validation, queue full) with d filled, and done is not called. */

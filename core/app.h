@@ -26,9 +26,11 @@ struct app {
     struct policy_engine *policy;
     struct plugins *plugins;          /* lua/plugin.h; NULL without --plugin-dir */
     struct http_server *http;
+    const char *data_dir;             /* --data: the store, and files kept beside it (dispute evidence) */
     char operator_token_sha256[65];   /* "" when the operator API is off */
     uint8_t card_key[32];             /* card fingerprints (core/keys.c) */
     uint8_t otp_key[32];              /* keyed hashes of one-time codes (core/api_portal.c) */
+    char public_url[256];             /* how shoppers reach this server (payment links' URLs), no trailing '/' */
     int stopping;
     uint64_t started_ns;
 };

@@ -16,6 +16,7 @@
 #include "core/ids.h"
 #include "core/limits.h"
 #include "core/money.h"
+#include "core/payment_links.h"
 #include "store/store.h"
 
 /* --name value / --name=value lookup over argv; NULL if absent. Flags without
@@ -115,7 +116,7 @@ int cli_serve(int argc, char **argv)
                                              "--operator-token-file", "--map-max-bytes",
                                              "--header-timeout-ms", "--body-timeout-ms", "--smtp-relay",
                                              "--idle-timeout-ms", "--webhook-ca-file",
-                                             "--webhook-backoff-scale", "--plugin-dir", NULL};
+                                             "--webhook-backoff-scale", "--plugin-dir", "--public-url", NULL};
     static const char *const flags[] = {"--unsafe-nosync", NULL};
     if (check_opts(argc, argv, with_value, flags))
         return 2;
@@ -218,6 +219,16 @@ int cli_serve(int argc, char **argv)
     }
     o.webhook_ca_file = opt(argc, argv, "--webhook-ca-file");
     o.plugin_dir = opt(argc, argv, "--plugin-dir");
+    char public_url[PAYMENT_LINK_PUBLIC_URL_BYTES_MAX + 1];
+    if (opt(argc, argv, "--public-url")) {
+        const char *why = "";
+        if (payment_link_public_url(opt(argc, argv, "--public-url"), public_url, sizeof public_url, &why) != 0) {
+            fprintf(stderr, "caisse: --public-url: %s\n", why);
+            status = 2;
+            goto out;
+        }
+        o.public_url = public_url;
+    }
     if (opt(argc, argv, "--webhook-backoff-scale")) {
         /* a test knob: 0.0001 makes the 24 h step of the retry schedule 8.6 s */
         const char *v = opt(argc, argv, "--webhook-backoff-scale");

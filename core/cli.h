@@ -6,4 +6,5 @@ int cli_merchant(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_events(int argc, char **argv);
+int cli_plugin(int argc, char **argv);   /* core/cli_plugin.c */
 #endif

@@ -2,9 +2,18 @@
 #include <stddef.h>
 #include "core/scheduler.h"
 #include "core/api_payments.h"
+#include "core/api_payment_links.h"
+#include "core/api_disputes.h"
+#include "core/api_refunds.h"
 
 const struct job_kind job_kinds[] = {
     {"payment.expire", NULL, payment_job_expire},
     {"payment.charge", payment_job_charge_prepare, payment_job_charge},
+    {"payment_link.expire", NULL, payment_link_job_expire},
+    {"refund.send", NULL, refund_job_send},
+    {"refund.settle", NULL, refund_job_settle},
+    {"dispute.simulate", dispute_job_simulate_prepare, dispute_job_simulate},
+    {"dispute.advance", NULL, dispute_job_advance},
+    {"dispute.expire", NULL, dispute_job_expire},
     {NULL, NULL, NULL},
 };

@@ -175,3 +175,53 @@ json_t *jin_child(json_t *obj, const char *path, const char *key, json_type type
     }
     return v;
 }
+
+int jin_metadata(json_t *obj, const char *path, json_t **out, struct cs_diag *d)
+{
+    int rc = 0;
+    char mp[128];
+    jin_path(mp, sizeof mp, path, "metadata");
+    json_t *meta = jin_child(obj, path, "metadata", JSON_OBJECT, 0, &rc, d);
+    *out = NULL;
+    if (rc || !meta)
+        return rc;
+    if (json_object_size(meta) > CS_METADATA_KEYS_MAX)
+        return cs_fail(d, CS_EPARAM, mp, "metadata holds more than %u keys", CS_METADATA_KEYS_MAX);
+    const char *k;
+    json_t *v;
+    json_object_foreach(meta, k, v) {
+        char p[sizeof mp + 48];   /* keys longer than 40 bytes are refused below */
+        snprintf(p, sizeof p, "%s.%.40s", mp, k);
+        if (strlen(k) == 0 || strlen(k) > 40 || !jin_printable(k))
+            return cs_fail(d, CS_EPARAM, p, "metadata keys are 1 to 40 printable bytes");
+        if (!json_is_string(v) || json_string_length(v) > 500 || !jin_printable(json_string_value(v)))
+            return cs_fail(d, CS_EPARAM, p, "%s must be a string of at most 500 bytes", p);
+    }
+    *out = meta;
+    return 0;
+}
+
+int jin_email(const char *s)
+{
+    const char *at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@') || strlen(s) > 254)
+        return 0;
+    const char *dot = strrchr(at + 1, '.');
+    if (!dot || dot == at + 1 || dot[1] == 0)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (*p == ' ' || *p == ',' || *p == ';' || *p == '<' || *p == '>')
+            return 0;
+    return 1;
+}
+
+int jin_phone(const char *s)
+{
+    if (s[0] != '+')
+        return 0;
+    size_t n = 0;
+    for (const char *p = s + 1; *p; p++, n++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return n >= 8 && n <= 15 && s[1] != '0';
+}

@@ -30,8 +30,15 @@ int jin_bool(json_t *obj, const char *path, const char *key, int required, int *
 json_t *jin_child(json_t *obj, const char *path, const char *key, json_type type, int required,
                   int *rc, struct cs_diag *d);
 
+/* The optional "metadata" member of obj: at most CS_METADATA_KEYS_MAX keys of
+ * 1 to 40 printable bytes, string values of at most 500 printable bytes.
+ * *out is borrowed (NULL when absent). */
+int jin_metadata(json_t *obj, const char *path, json_t **out, struct cs_diag *d);
+
 /* Character-class checks for strings already fetched. */
 int jin_printable(const char *s);          /* UTF-8 without control characters */
 int jin_token(const char *s);              /* [A-Za-z0-9_-]+ */
+int jin_email(const char *s);              /* local@domain.tld, at most 254 bytes, no spaces */
+int jin_phone(const char *s);              /* E.164: + then 8 to 15 digits */
 
 #endif

@@ -8,7 +8,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage:\n"
             "  caisse serve   [--data DIR] [--listen 127.0.0.1:8080] [--config FILE] [--policy-dir DIR]\n"
-            "                 [--plugin-dir DIR]\n"
+            "                 [--plugin-dir DIR] [--public-url URL (payment links; default http://LISTEN)]\n"
             "                 [--operator-token-file FILE] [--map-max-bytes N]\n"
             "                 [--webhook-ca-file PEM] [--webhook-backoff-scale X (tests)]\n"
             "  caisse merchant create --name NAME --country CC [--setup-fee MINOR] [--credit-intermediary]\n"
@@ -17,6 +17,7 @@ static void usage(FILE *f)
             "  caisse audit verify [--data DIR]\n"
             "  caisse events dump [--data DIR] [--merchant ID] [--type T] [--from SEQ] [--to SEQ]\n"
             "                     [--since TIME] [--until TIME]   (Unix seconds or RFC 3339 UTC)\n"
+            "  caisse plugin test DIR   (runs the plugin's tests/*.lua against an in-memory host)\n"
             "--data defaults to $CAISSE_DATA, then ./data\n");
 }
 
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "replay") == 0) return cli_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "audit") == 0) return cli_audit(argc - 2, argv + 2);
     if (strcmp(cmd, "events") == 0) return cli_events(argc - 2, argv + 2);
+    if (strcmp(cmd, "plugin") == 0) return cli_plugin(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);
         return 0;

@@ -3,6 +3,8 @@
 #include <string.h>
 #include "core/objects.h"
 #include "core/ids.h"
+#include "core/scheduler.h"
+#include "core/list_page.h"
 
 int object_load_own(struct store_txn *t, const char *id, const char *merchant_id, int livemode, json_t **doc)
 {
@@ -32,6 +34,17 @@ int object_append(struct store_txn *t, struct command *c, const char *type, json
     return command_append(t, c, id, type, (uint64_t)(version - 1), data);
 }
 
+int object_job_append(struct store_txn *t, const struct sched_job *j, int64_t time_us, const char *type,
+                      json_t *data)
+{
+    json_t *obj = json_object_get(data, "object");
+    const char *id = json_string_value(json_object_get(obj, "id"));
+    json_int_t version = json_integer_value(json_object_get(obj, "version"));
+    if (!id || version < 1)
+        return CS_EINTERNAL;
+    return sched_append(t, j, time_us, id, type, (uint64_t)(version - 1), data);
+}
+
 int object_reply(struct store_txn *t, struct command *c, const char *id, int status)
 {
     MDB_val doc;
@@ -39,6 +52,33 @@ int object_reply(struct store_txn *t, struct command *c, const char *id, int sta
     if (rc)
         return write_cmd_fail(&c->base, rc);
     return write_cmd_reply(&c->base, status, doc.mv_data, doc.mv_size);
+}
+
+int object_exec_change(struct store_txn *t, struct command *c, const char *what, object_change_fn change)
+{
+    struct write_cmd *wc = &c->base;
+    if (command_idem_check(t, c))
+        return 0;
+    json_t *doc = NULL;
+    int rc = object_load_own(t, c->object_id, c->merchant_id, c->livemode, &doc);
+    if (rc == CS_ENOENT) {
+        cs_fail(&wc->diag, CS_ENOTFOUND, "id", "no such %s: %s", what, c->object_id);
+        return write_cmd_fail(wc, CS_ENOTFOUND);
+    }
+    if (rc)
+        return write_cmd_fail(wc, rc);
+    const char *type = NULL;
+    json_t *data = NULL;
+    rc = change(c, doc, &type, &data);
+    json_decref(doc);
+    if (rc == 0)
+        rc = object_append(t, c, type, data);
+    json_decref(data);
+    if (rc)
+        return write_cmd_fail(wc, rc);
+    object_reply(t, c, c->object_id, 200);
+    command_idem_store(t, c);
+    return 0;
 }
 
 void object_get_handler(struct req_ctx *rc, const char *prefix, const char *what)
@@ -63,4 +103,71 @@ void object_get_handler(struct req_ctx *rc, const char *prefix, const char *what
         respond_fail(rc, CS_ENOTFOUND, "id", "no such %s: %s", what, id);
     else
         respond_fail(rc, err, "", "the %s could not be read", what);
+}
+
+struct object_walk {
+    const char *const *fields;
+    const char *values[8];
+    unsigned n;
+    struct list_page page;
+};
+
+static int walk_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    struct object_walk *w = ctx;
+    if (w->n) {
+        json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
+        int keep = 1;
+        for (unsigned i = 0; i < w->n && keep; i++) {
+            const char *v = json_string_value(json_object_get(o, w->fields[i]));
+            keep = !w->values[i] || (v && strcmp(v, w->values[i]) == 0);
+        }
+        json_decref(o);
+        if (!keep)
+            return 0;
+    }
+    return list_page_add(&w->page, doc->mv_data, doc->mv_size, id) || w->page.err;
+}
+
+void object_list_respond(struct req_ctx *rc, const char *kind, const char *prefix, const char *what,
+                         const char *const *eq_fields)
+{
+    struct object_walk w = {.fields = eq_fields};
+    for (; eq_fields && eq_fields[w.n] && w.n < sizeof w.values / sizeof *w.values; w.n++)
+        w.values[w.n] = query_param(rc, eq_fields[w.n]);
+    unsigned limit;
+    if (list_parse_limit(rc, &limit)) {
+        respond_error(rc);
+        return;
+    }
+    const char *cursor = query_param(rc, "cursor"), *after = query_param(rc, "starting_after");
+    const char *name = after ? "starting_after" : "cursor";
+    if (cursor && after) {
+        respond_fail(rc, CS_EPARAM, "starting_after", "give cursor or starting_after, not both");
+        return;
+    }
+    if (after)
+        cursor = after;
+    if (cursor && !id_valid(cursor, prefix)) {
+        respond_fail(rc, CS_EPARAM, name, "%s must be the next_cursor of a previous page", name);
+        return;
+    }
+    struct store_txn t;
+    int err = store_read_begin(rc->app->store, &t);
+    if (err) {
+        respond_fail(rc, err, "", "the store could not be read");
+        return;
+    }
+    list_page_init(&w.page, limit);
+    err = store_objects_each(&t, rc->merchant_id, rc->livemode, kind, cursor, walk_visit, &w);
+    store_abort(&t);
+    if (err) {
+        list_page_free(&w.page);
+        if (err == CS_EPARAM)
+            respond_fail(rc, CS_EPARAM, name, "%s must be the next_cursor of a previous page", name);
+        else
+            respond_fail(rc, err, "", "the %ss could not be listed", what);
+        return;
+    }
+    list_page_respond(&w.page, rc);
 }

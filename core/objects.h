@@ -15,8 +15,32 @@ int object_load_own(struct store_txn *t, const char *id, const char *merchant_id
  * (its "version" field is the stream version the event makes). */
 int object_append(struct store_txn *t, struct command *c, const char *type, json_t *data);
 
+/* The same for an event of a scheduled job (actor "scheduler"). */
+struct sched_job;
+int object_job_append(struct store_txn *t, const struct sched_job *j, int64_t time_us, const char *type,
+                      json_t *data);
+
 /* Answers the command with the object as the projection now holds it. */
 int object_reply(struct store_txn *t, struct command *c, const char *id, int status);
+
+/* The exec of a change to an existing object: the Idempotency-Key, the
+ * object as this merchant and mode see it (404 naming `what` otherwise),
+ * change() deciding the event from its document, the append, the answer
+ * (200 with the object as the projection now holds it). change() gets the
+ * command (cast it to the embedding struct) and fills c->base.diag when it
+ * refuses. */
+typedef int (*object_change_fn)(struct command *c, json_t *doc, const char **type, json_t **data);
+int object_exec_change(struct store_txn *t, struct command *c, const char *what, object_change_fn change);
+
+/* GET /v1/<things>: the merchant's objects of `kind` newest first, a page of
+ * `limit`, after the cursor (`cursor`, or `starting_after` as some clients
+ * name it: the id, with `prefix`, of the last object of the previous page;
+ * not both). For each name of `eq_fields` (NULL-terminated, may be NULL)
+ * given as a query parameter, only the objects whose field of that name is
+ * that string. The caller has refused unknown parameters and checked the
+ * filters' values. */
+void object_list_respond(struct req_ctx *rc, const char *kind, const char *prefix, const char *what,
+                         const char *const *eq_fields);
 
 /* GET /v1/<things>/{id}: the object if the path's id has `prefix` and the
  * object is the merchant's; 404 naming `what` otherwise. */

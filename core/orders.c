@@ -30,31 +30,6 @@ static int in_list(const char *s, const char *const *list)
     return 0;
 }
 
-static int email_valid(const char *s)
-{
-    const char *at = strchr(s, '@');
-    if (!at || at == s || strchr(at + 1, '@') || strlen(s) > 254)
-        return 0;
-    const char *dot = strrchr(at + 1, '.');
-    if (!dot || dot == at + 1 || dot[1] == 0)
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (*p == ' ' || *p == ',' || *p == ';' || *p == '<' || *p == '>')
-            return 0;
-    return 1;
-}
-
-static int phone_valid(const char *s)
-{
-    if (s[0] != '+')
-        return 0;
-    size_t n = 0;
-    for (const char *p = s + 1; *p; p++, n++)
-        if (*p < '0' || *p > '9')
-            return 0;
-    return n >= 8 && n <= 15 && s[1] != '0';
-}
-
 static int country_code_valid(const char *s)
 {
     return strlen(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
@@ -90,9 +65,9 @@ static int validate_customer(json_t *c, json_t **out, struct cs_diag *d)
         (rc = jin_string(c, "customer", "phone", 1, 1, 16, &phone, d)) ||
         (rc = jin_string(c, "customer", "birth_date", 1, 10, 10, &birth, d)))
         return rc;
-    if (!email_valid(email))
+    if (!jin_email(email))
         return cs_fail(d, CS_EPARAM, "customer.email", "customer.email is not a valid e-mail address");
-    if (!phone_valid(phone))
+    if (!jin_phone(phone))
         return cs_fail(d, CS_EPARAM, "customer.phone",
                        "customer.phone must be in E.164 form: + then 8 to 15 digits");
     int y, m, day;
@@ -273,23 +248,9 @@ int order_validate_create(json_t *body, json_t *merchant, json_t **order, struct
     json_t *cust_in = jin_child(body, "", "customer", JSON_OBJECT, 1, &rc, d);
     if (rc)
         return rc;
-    json_t *meta_in = jin_child(body, "", "metadata", JSON_OBJECT, 0, &rc, d);
-    if (rc)
+    json_t *meta_in = NULL;
+    if ((rc = jin_metadata(body, "", &meta_in, d)))
         return rc;
-    if (meta_in) {
-        if (json_object_size(meta_in) > CS_METADATA_KEYS_MAX)
-            return cs_fail(d, CS_EPARAM, "metadata", "metadata holds more than %u keys", CS_METADATA_KEYS_MAX);
-        const char *k;
-        json_t *v;
-        json_object_foreach(meta_in, k, v) {
-            char p[128];
-            jin_path(p, sizeof p, "metadata", k);
-            if (strlen(k) == 0 || strlen(k) > 40 || !jin_printable(k))
-                return cs_fail(d, CS_EPARAM, p, "metadata keys are 1 to 40 printable bytes");
-            if (!json_is_string(v) || json_string_length(v) > 500 || !jin_printable(json_string_value(v)))
-                return cs_fail(d, CS_EPARAM, p, "%s must be a string of at most 500 bytes", p);
-        }
-    }
 
     json_t *lines = NULL, *customer = NULL;
     int64_t sum = 0;
@@ -388,13 +349,13 @@ static void join_or(char *buf, size_t cap, json_t *arr, int with_article)
  * (docs/policies.md): the country's checkout refusal (422 policy_refused,
  * the message naming the rule) and the ID document types it accepts. Nothing
  * of it changes the order, so nothing is recorded. */
-static int country_check(struct policy_engine *pe, json_t *order, json_t *merchant, const char *today,
-                         struct cs_diag *d)
+static int country_check(struct policy_engine *pe, json_t *order, json_t *merchant, int livemode,
+                         const char *today, struct cs_diag *d)
 {
-    json_t *in = json_pack("{s:O,s:s,s:s,s:{s:O,s:b}}", "country", json_object_get(merchant, "country"),
+    json_t *in = json_pack("{s:O,s:s,s:s,s:{s:O,s:b},s:b}", "country", json_object_get(merchant, "country"),
                            "purpose", "credit_application", "date", today, "merchant", "id",
                            json_object_get(merchant, "id"), "credit_intermediary",
-                           json_is_true(json_object_get(merchant, "credit_intermediary")));
+                           json_is_true(json_object_get(merchant, "credit_intermediary")), "livemode", livemode);
     if (!in)
         return cs_fail(d, CS_EINTERNAL, "", "the merchant has no country or id");
     json_t *out = NULL;
@@ -462,7 +423,7 @@ int order_decide_checkout(struct policy_engine *pe, json_t *order, json_t *merch
     char plan[33];
     snprintf(plan, sizeof plan, "%s", json_string_value(json_object_get(order, "plan_requested")));
     json_t *setup = json_object_get(merchant, "setup_fee_pay_in_3");
-    int rc = country_check(pe, order, merchant, today, d);
+    int rc = country_check(pe, order, merchant, livemode, today, d);
     if (rc)
         return rc;
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "core/doc.h"
 #include "core/payments.h"
 #include "core/json_in.h"
 #include "core/money.h"
@@ -14,32 +15,6 @@ const char *const payment_types[] = {"at_order", "deferred", "split", "deposit",
 const char *const payment_channels[] = {"api", "manual", NULL};
 static const char *const cancel_reasons[] = {"requested_by_customer", "duplicate", "fraudulent", "abandoned",
                                              "other", NULL};
-
-static int one_of(const char *s, const char *const *list)
-{
-    for (; s && *list; list++)
-        if (strcmp(s, *list) == 0)
-            return 1;
-    return 0;
-}
-
-static int is(json_t *doc, const char *key, const char *value)
-{
-    const char *s = json_string_value(json_object_get(doc, key));
-    return s && strcmp(s, value) == 0;
-}
-
-static int64_t iget(json_t *o, const char *key)
-{
-    return json_integer_value(json_object_get(o, key));
-}
-
-static void set_time(json_t *o, const char *key, int64_t us)
-{
-    char at[40];
-    clock_format_rfc3339(us, at, sizeof at);
-    json_object_set_new(o, key, json_string(at));
-}
 
 /* 00:00 UTC of a "YYYY-MM-DD" (validated) plus the charge hour. */
 static int64_t charge_time_of_date(const char *ymd)
@@ -78,10 +53,10 @@ int payment_validate_create(json_t *body, json_t *merchant, int64_t now_us, json
     if (!mcur || strcmp(mcur, currency) != 0)
         return cs_fail(d, CS_ECURRENCY, "currency", "currency %s differs from the merchant's settlement currency %s",
                        currency, mcur ? mcur : "?");
-    if (!one_of(type, payment_types))
+    if (!doc_one_of(type, payment_types))
         return cs_fail(d, CS_EPARAM, "type", "type must be one of at_order, deferred, split, deposit, at_shipment, "
                        "at_delivery");
-    if (!one_of(channel, payment_channels))
+    if (!doc_one_of(channel, payment_channels))
         return cs_fail(d, CS_EPARAM, "channel", "channel must be api or manual (payment links have their own API)");
     if ((reference && !jin_printable(reference)) || (description && !jin_printable(description)))
         return cs_fail(d, CS_EPARAM, reference && !jin_printable(reference) ? "order_reference" : "description",
@@ -99,27 +74,19 @@ int payment_validate_create(json_t *body, json_t *merchant, int64_t now_us, json
             (rc = jin_string(customer, "customer", "email", 0, 3, 254, &email, d)) ||
             (rc = jin_string(customer, "customer", "first_name", 0, 1, 100, &first, d)) ||
             (rc = jin_string(customer, "customer", "last_name", 0, 1, 100, &last, d)) ||
-            (rc = jin_string(customer, "customer", "phone", 0, 4, 32, &phone, d)))
+            (rc = jin_string(customer, "customer", "phone", 0, 1, 16, &phone, d)))
             return rc;
-        if (email && (!strchr(email, '@') || !jin_printable(email) || strchr(email, ' ')))
+        if (email && (!jin_email(email) || !jin_printable(email)))
             return cs_fail(d, CS_EPARAM, "customer.email", "customer.email must be an e-mail address");
-        if (phone && strspn(phone, "+0123456789 ") != strlen(phone))
-            return cs_fail(d, CS_EPARAM, "customer.phone", "customer.phone must be digits, spaces and '+'");
+        if (phone && !jin_phone(phone))
+            return cs_fail(d, CS_EPARAM, "customer.phone", "customer.phone must be in E.164 form: + then 8 to 15 digits");
         if ((first && !jin_printable(first)) || (last && !jin_printable(last)))
             return cs_fail(d, CS_EPARAM, first && !jin_printable(first) ? "customer.first_name" : "customer.last_name",
                            "must be printable text");
     }
-    json_t *metadata = jin_child(body, "", "metadata", JSON_OBJECT, 0, &rc, d);
-    if (rc)
+    json_t *metadata = NULL;
+    if ((rc = jin_metadata(body, "", &metadata, d)))
         return rc;
-    if (metadata && json_object_size(metadata) > 20)
-        return cs_fail(d, CS_EPARAM, "metadata", "metadata holds at most 20 keys");
-    const char *mk;
-    json_t *mv;
-    json_object_foreach(metadata, mk, mv) {
-        if (strlen(mk) > 40 || !json_is_string(mv) || strlen(json_string_value(mv)) > 500)
-            return cs_fail(d, CS_EPARAM, "metadata", "metadata keys are at most 40 bytes and values strings of at most 500");
-    }
     /* The charges of a split or deposit payment. */
     json_t *charges = json_null();
     json_t *split = jin_child(body, "", "split", JSON_OBJECT, 0, &rc, d);
@@ -156,7 +123,7 @@ int payment_validate_create(json_t *body, json_t *merchant, int64_t now_us, json
                 clock_format_date(now_us + i * interval * DAY_US, ymd, sizeof ymd);
                 due = charge_time_of_date(ymd);
             }
-            set_time(ch, "due_at", due);
+            doc_set_time(ch, "due_at", due);
             json_object_set_new(ch, "due_us", json_integer(due));
             json_array_append_new(charges, ch);
         }
@@ -183,13 +150,13 @@ int payment_validate_create(json_t *body, json_t *merchant, int64_t now_us, json
         charges = json_array();
         json_t *first = json_pack("{s:i,s:s,s:I,s:s,s:i,s:n,s:n}", "number", 1, "kind", "deposit", "amount",
                                   (json_int_t)dep, "status", "scheduled", "attempts", 0, "paid_at", "last_failure");
-        set_time(first, "due_at", now_us);
+        doc_set_time(first, "due_at", now_us);
         json_object_set_new(first, "due_us", json_integer(now_us));
         json_t *second = json_pack("{s:i,s:s,s:I,s:s,s:i,s:n,s:n}", "number", 2, "kind", "balance", "amount",
                                    (json_int_t)(amount - dep), "status", "scheduled", "attempts", 0, "paid_at",
                                    "last_failure");
         if (balance_us > 0) {
-            set_time(second, "due_at", balance_us);
+            doc_set_time(second, "due_at", balance_us);
             json_object_set_new(second, "due_us", json_integer(balance_us));
         } else {
             json_object_set_new(second, "due_at", json_null());   /* collected by a capture */
@@ -235,14 +202,14 @@ const char *payment_risk_rule(json_t *settings, json_t *card, int64_t amount, js
         json_is_true(json_object_get(card, "systematic_authorization")))
         return "systematic_authorization_filter";
     json_t *limit = json_object_get(settings, "card_outstanding_limit");
-    if (json_is_object(limit) && iget(counters, "outstanding") + amount > iget(limit, "amount"))
+    if (json_is_object(limit) && doc_int(counters, "outstanding") + amount > doc_int(limit, "amount"))
         return "card_outstanding_limit";
     json_t *vel = json_object_get(settings, "velocity");
     if (json_is_object(vel)) {
         json_t *maxc = json_object_get(vel, "max_count"), *maxa = json_object_get(vel, "max_amount");
-        if (json_is_integer(maxc) && iget(counters, "count") + 1 > json_integer_value(maxc))
+        if (json_is_integer(maxc) && doc_int(counters, "count") + 1 > json_integer_value(maxc))
             return "velocity_count";
-        if (json_is_integer(maxa) && iget(counters, "amount") + amount > json_integer_value(maxa))
+        if (json_is_integer(maxa) && doc_int(counters, "amount") + amount > json_integer_value(maxa))
             return "velocity_amount";
     }
     return NULL;
@@ -251,33 +218,13 @@ const char *payment_risk_rule(json_t *settings, json_t *card, int64_t amount, js
 /* ---- creating and paying ----------------------------------------------------------- */
 
 /* A copy of doc for the next version, updated now. */
-static json_t *next_version(json_t *doc, int64_t now_us)
-{
-    json_t *n = json_deep_copy(doc);
-    if (!n)
-        return NULL;
-    json_object_set_new(n, "version", json_integer(iget(doc, "version") + 1));
-    set_time(n, "updated", now_us);
-    return n;
-}
-
-static json_t *event_data(json_t *doc, json_t *jobs)
-{
-    json_t *data = json_pack("{s:o}", "object", doc);
-    if (data && jobs)
-        json_object_set_new(data, "jobs", jobs);
-    else
-        json_decref(jobs);
-    return data;
-}
-
 /* The first unpaid charge (scheduled or failed), or NULL. */
 static json_t *next_charge(json_t *doc)
 {
     size_t i;
     json_t *ch;
     json_array_foreach(json_object_get(doc, "charges"), i, ch) {
-        if (is(ch, "status", "scheduled") || is(ch, "status", "failed"))
+        if (doc_is(ch, "status", "scheduled") || doc_is(ch, "status", "failed"))
             return ch;
     }
     return NULL;
@@ -299,12 +246,25 @@ static json_t *charge_job(json_t *doc)
 static void simulated_dispute(json_t *doc, int64_t captured_before, int64_t now_us, json_t **jobs)
 {
     struct card_facts card;
-    if (json_is_true(json_object_get(doc, "livemode")) || captured_before > 0 || iget(doc, "amount_captured") == 0 ||
+    if (json_is_true(json_object_get(doc, "livemode")) || captured_before > 0 || doc_int(doc, "amount_captured") == 0 ||
         card_facts_from_json(json_object_get(doc, "card"), &card) != 0 || !card.later_dispute)
         return;
     if (!*jobs)
         *jobs = json_object();
     json_object_set_new(*jobs, "dispute.simulate", json_integer(now_us + PAYMENT_SIMULATED_DISPUTE_AFTER_US));
+}
+
+/* A payment refused at once: none of its charges will run. */
+static void fail_into(json_t *doc, const char *code, const char *message, int64_t now_us, const char **type)
+{
+    json_object_set_new(doc, "status", json_string("failed"));
+    json_object_set_new(doc, "failure", json_pack("{s:s,s:s}", "code", code, "message", message));
+    doc_set_time(json_object_get(doc, "failure"), "failed_at", now_us);
+    size_t i;
+    json_t *ch;
+    json_array_foreach(json_object_get(doc, "charges"), i, ch)
+        json_object_set_new(ch, "status", json_string("cancelled"));
+    *type = "payment.failed";
 }
 
 /* Runs the card through the acquirer (or the risk refusal) for a payment in
@@ -314,32 +274,26 @@ static void authorize_into(json_t *doc, const struct card_facts *card, json_t *r
 {
     json_object_set_new(doc, "card", card_facts_json(card));
     json_object_set(doc, "risk", risk);
-    int64_t amount = iget(doc, "amount");
+    int64_t amount = doc_int(doc, "amount");
     json_t *charges = json_object_get(doc, "charges");
     json_t *first = json_array_get(charges, 0);
-    int64_t now_amount = first ? iget(first, "amount") : amount;
-    if (is(risk, "decision", "blocked")) {
+    int64_t now_amount = first ? doc_int(first, "amount") : amount;
+    if (doc_is(risk, "decision", "blocked")) {
         char msg[160];
         snprintf(msg, sizeof msg, "refused by the merchant's risk rule %s",
                  json_string_value(json_object_get(risk, "rule")) ? json_string_value(json_object_get(risk, "rule")) : "?");
-        json_object_set_new(doc, "status", json_string("failed"));
-        json_object_set_new(doc, "failure", json_pack("{s:s,s:s}", "code", "risk_blocked", "message", msg));
-        set_time(json_object_get(doc, "failure"), "failed_at", now_us);
-        *type = "payment.failed";
+        fail_into(doc, "risk_blocked", msg, now_us, type);
         return;
     }
     struct acq_result r;
     acquirer_authorize(card, now_amount, 0, &r);
     if (r.outcome != ACQ_APPROVED) {
-        json_object_set_new(doc, "status", json_string("failed"));
-        json_object_set_new(doc, "failure", json_pack("{s:s,s:s}", "code", r.code, "message", r.message));
-        set_time(json_object_get(doc, "failure"), "failed_at", now_us);
-        *type = "payment.failed";
+        fail_into(doc, r.code, r.message, now_us, type);
         return;
     }
     json_object_set_new(doc, "amount_authorized", json_integer(amount));
     json_t *auth = json_pack("{s:s}", "code", "approved");
-    set_time(auth, "authorized_at", now_us);
+    doc_set_time(auth, "authorized_at", now_us);
     json_object_set_new(auth, "expires_at", json_null());
     json_object_set_new(doc, "authorization", auth);
     const char *ptype = json_string_value(json_object_get(doc, "type"));
@@ -347,7 +301,7 @@ static void authorize_into(json_t *doc, const struct card_facts *card, json_t *r
         json_object_set_new(doc, "status", json_string("captured"));
         json_object_set_new(doc, "amount_captured", json_integer(amount));
         json_t *cap = json_pack("{s:I}", "amount", (json_int_t)amount);
-        set_time(cap, "captured_at", now_us);
+        doc_set_time(cap, "captured_at", now_us);
         json_array_append_new(json_object_get(doc, "captures"), cap);
         *type = "payment.captured";
         simulated_dispute(doc, 0, now_us, jobs);
@@ -358,17 +312,17 @@ static void authorize_into(json_t *doc, const struct card_facts *card, json_t *r
     if (first) {   /* split, deposit: the first charge is collected now */
         json_object_set_new(first, "status", json_string("paid"));
         json_object_set_new(first, "attempts", json_integer(1));
-        set_time(first, "paid_at", now_us);
+        doc_set_time(first, "paid_at", now_us);
         json_object_set_new(doc, "amount_captured", json_integer(now_amount));
         json_t *cap = json_pack("{s:I,s:i}", "amount", (json_int_t)now_amount, "charge", 1);
-        set_time(cap, "captured_at", now_us);
+        doc_set_time(cap, "captured_at", now_us);
         json_array_append_new(json_object_get(doc, "captures"), cap);
         *jobs = json_pack("{s:o}", "payment.charge", charge_job(doc));
         simulated_dispute(doc, 0, now_us, jobs);
         return;
     }
     int64_t window = strcmp(ptype, "deferred") == 0 ? PAYMENT_AUTH_WINDOW_US_DEFERRED : PAYMENT_AUTH_WINDOW_US_FULFILMENT;
-    set_time(auth, "expires_at", now_us + window);
+    doc_set_time(auth, "expires_at", now_us + window);
     *jobs = json_pack("{s:I}", "payment.expire", (json_int_t)(now_us + window));
 }
 
@@ -383,6 +337,8 @@ int payment_decide_create(json_t *draft, const struct card_facts *card, json_t *
                             "channel", json_object_get(draft, "channel"), "status", "requires_payment", "amount",
                             json_object_get(draft, "amount"), "currency", json_object_get(draft, "currency"),
                             "amount_authorized", 0, "amount_captured", 0, "amount_refunded", 0, "amount_disputed", 0);
+    if (doc)
+        json_object_set_new(doc, "amount_refund_pending", json_integer(0));
     if (!doc)
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     static const char *const copied[] = {"description", "order_reference", "shop", "customer", "customer_id",
@@ -405,25 +361,26 @@ int payment_decide_create(json_t *draft, const struct card_facts *card, json_t *
     json_object_set_new(doc, "created", json_string(created));
     json_object_set_new(doc, "updated", json_string(created));
     json_object_set_new(doc, "version", json_integer(1));
+    json_object_set_new(doc, "created_us", json_integer(now_us));
     json_t *jobs = NULL;
     *type = "payment.created";
     if (card)
         authorize_into(doc, card, risk, now_us, type, &jobs);
-    *data = event_data(doc, jobs);
+    *data = doc_event_data(doc, jobs, NULL);
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }
 
 int payment_decide_pay(json_t *doc, const struct card_facts *card, json_t *risk, int64_t now_us,
                        const char **type, json_t **data, struct cs_diag *d)
 {
-    if (!is(doc, "status", "requires_payment"))
+    if (!doc_is(doc, "status", "requires_payment"))
         return cs_fail(d, CS_ESTATE, "payment", "this payment is %s: it cannot be paid again",
                        json_string_value(json_object_get(doc, "status")));
-    json_t *n = next_version(doc, now_us), *jobs = NULL;
+    json_t *n = doc_next_version(doc, now_us), *jobs = NULL;
     if (!n)
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     authorize_into(n, card, risk, now_us, type, &jobs);
-    *data = event_data(n, jobs);
+    *data = doc_event_data(n, jobs, NULL);
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }
 
@@ -431,7 +388,7 @@ int payment_decide_pay(json_t *doc, const struct card_facts *card, json_t *risk,
 
 static int require_authorized(json_t *doc, const char *what, struct cs_diag *d)
 {
-    if (is(doc, "status", "authorized"))
+    if (doc_is(doc, "status", "authorized"))
         return 0;
     return cs_fail(d, CS_ESTATE, "id", "this payment is %s: only an authorized payment can be %s",
                    json_string_value(json_object_get(doc, "status")), what);
@@ -442,13 +399,13 @@ static int require_authorized(json_t *doc, const char *what, struct cs_diag *d)
 static void charge_paid(json_t *n, json_t *ch, int64_t now_us)
 {
     json_object_set_new(ch, "status", json_string("paid"));
-    json_object_set_new(ch, "attempts", json_integer(iget(ch, "attempts") + 1));
+    json_object_set_new(ch, "attempts", json_integer(doc_int(ch, "attempts") + 1));
     json_object_del(ch, "retry_us");
-    set_time(ch, "paid_at", now_us);
-    int64_t amount = iget(ch, "amount");
-    json_object_set_new(n, "amount_captured", json_integer(iget(n, "amount_captured") + amount));
-    json_t *cap = json_pack("{s:I,s:I}", "amount", (json_int_t)amount, "charge", (json_int_t)iget(ch, "number"));
-    set_time(cap, "captured_at", now_us);
+    doc_set_time(ch, "paid_at", now_us);
+    int64_t amount = doc_int(ch, "amount");
+    json_object_set_new(n, "amount_captured", json_integer(doc_int(n, "amount_captured") + amount));
+    json_t *cap = json_pack("{s:I,s:I}", "amount", (json_int_t)amount, "charge", (json_int_t)doc_int(ch, "number"));
+    doc_set_time(cap, "captured_at", now_us);
     json_array_append_new(json_object_get(n, "captures"), cap);
     if (!next_charge(n))
         json_object_set_new(n, "status", json_string("captured"));
@@ -460,16 +417,16 @@ int payment_decide_capture(json_t *doc, int64_t amount, int64_t now_us, const ch
     int rc = require_authorized(doc, "captured", d);
     if (rc)
         return rc;
-    json_t *n = next_version(doc, now_us);
+    json_t *n = doc_next_version(doc, now_us);
     if (!n)
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     json_t *jobs = NULL;
     json_t *ch = next_charge(n);
     if (json_is_array(json_object_get(n, "charges"))) {
-        if (!ch || (amount >= 0 && amount != iget(ch, "amount"))) {
+        if (!ch || (amount >= 0 && amount != doc_int(ch, "amount"))) {
             json_decref(n);
             return ch ? cs_fail(d, CS_EAMOUNT, "amount", "the next charge of this payment is %lld: capture it whole",
-                                (long long)iget(ch, "amount"))
+                                (long long)doc_int(ch, "amount"))
                       : cs_fail(d, CS_ESTATE, "id", "nothing is left to capture");
         }
         struct card_facts card;
@@ -478,7 +435,7 @@ int payment_decide_capture(json_t *doc, int64_t amount, int64_t now_us, const ch
             json_decref(n);
             return cs_fail(d, CS_ECORRUPT, "", "the payment's card facts are unreadable");
         }
-        acquirer_authorize(&card, iget(ch, "amount"), (int)iget(ch, "attempts") + 1, &r);
+        acquirer_authorize(&card, doc_int(ch, "amount"), (int)doc_int(ch, "attempts") + 1, &r);
         if (r.outcome != ACQ_APPROVED) {
             json_decref(n);
             return cs_fail(d, CS_ECARD, "id", "the card was declined (%s): %s", r.code, r.message);
@@ -486,7 +443,7 @@ int payment_decide_capture(json_t *doc, int64_t amount, int64_t now_us, const ch
         charge_paid(n, ch, now_us);
         jobs = json_pack("{s:o}", "payment.charge", charge_job(n));
     } else {
-        int64_t left = iget(n, "amount_authorized") - iget(n, "amount_captured");
+        int64_t left = doc_int(n, "amount_authorized") - doc_int(n, "amount_captured");
         if (amount < 0)
             amount = left;
         if (amount < 1 || amount > left) {
@@ -494,18 +451,18 @@ int payment_decide_capture(json_t *doc, int64_t amount, int64_t now_us, const ch
             return cs_fail(d, CS_EAMOUNT, "amount", "amount must be between 1 and %lld, what is authorized and not captured",
                            (long long)left);
         }
-        json_object_set_new(n, "amount_captured", json_integer(iget(n, "amount_captured") + amount));
+        json_object_set_new(n, "amount_captured", json_integer(doc_int(n, "amount_captured") + amount));
         json_t *cap = json_pack("{s:I}", "amount", (json_int_t)amount);
-        set_time(cap, "captured_at", now_us);
+        doc_set_time(cap, "captured_at", now_us);
         json_array_append_new(json_object_get(n, "captures"), cap);
         if (amount == left) {
             json_object_set_new(n, "status", json_string("captured"));
             jobs = json_pack("{s:n}", "payment.expire");
         }
     }
-    *type = is(n, "status", "captured") ? "payment.captured" : "payment.partially_captured";
-    simulated_dispute(n, iget(doc, "amount_captured"), now_us, &jobs);
-    *data = event_data(n, jobs);
+    *type = doc_is(n, "status", "captured") ? "payment.captured" : "payment.partially_captured";
+    simulated_dispute(n, doc_int(doc, "amount_captured"), now_us, &jobs);
+    *data = doc_event_data(n, jobs, NULL);
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }
 
@@ -513,16 +470,16 @@ int payment_decide_capture(json_t *doc, int64_t amount, int64_t now_us, const ch
  * captured (the rest released) otherwise. */
 static void release_rest(json_t *n, const char *reason, int64_t now_us)
 {
-    int64_t captured = iget(n, "amount_captured");
+    int64_t captured = doc_int(n, "amount_captured");
     json_t *c = json_pack("{s:s,s:I}", "reason", reason, "amount_released",
-                          (json_int_t)(iget(n, "amount") - captured));
-    set_time(c, "cancelled_at", now_us);
+                          (json_int_t)(doc_int(n, "amount") - captured));
+    doc_set_time(c, "cancelled_at", now_us);
     json_object_set_new(n, "cancellation", c);
     json_object_set_new(n, "status", json_string(captured > 0 ? "captured" : "cancelled"));
     size_t i;
     json_t *ch;
     json_array_foreach(json_object_get(n, "charges"), i, ch) {
-        if (!is(ch, "status", "paid"))
+        if (!doc_is(ch, "status", "paid"))
             json_object_set_new(ch, "status", json_string("cancelled"));
     }
 }
@@ -530,32 +487,32 @@ static void release_rest(json_t *n, const char *reason, int64_t now_us)
 int payment_decide_cancel(json_t *doc, const char *reason, int64_t now_us, const char **type, json_t **data,
                           struct cs_diag *d)
 {
-    if (reason && !one_of(reason, cancel_reasons))
+    if (reason && !doc_one_of(reason, cancel_reasons))
         return cs_fail(d, CS_EPARAM, "reason", "reason must be one of requested_by_customer, duplicate, fraudulent, "
                        "abandoned, other");
-    if (!is(doc, "status", "authorized") && !is(doc, "status", "requires_payment"))
+    if (!doc_is(doc, "status", "authorized") && !doc_is(doc, "status", "requires_payment"))
         return cs_fail(d, CS_ESTATE, "id", "this payment is %s: only a payment not yet captured can be cancelled "
                        "(refund a captured one)", json_string_value(json_object_get(doc, "status")));
-    json_t *n = next_version(doc, now_us);
+    json_t *n = doc_next_version(doc, now_us);
     if (!n)
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     release_rest(n, reason ? reason : "requested_by_customer", now_us);
     *type = "payment.cancelled";
-    *data = event_data(n, json_pack("{s:n,s:n}", "payment.expire", "payment.charge"));
+    *data = doc_event_data(n, json_pack("{s:n,s:n}", "payment.expire", "payment.charge"), NULL);
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }
 
 int payment_decide_amount(json_t *doc, int64_t amount, int64_t now_us, const char **type, json_t **data,
                           struct cs_diag *d)
 {
-    int pending = is(doc, "status", "requires_payment");
-    if (!pending && !is(doc, "status", "authorized"))
+    int pending = doc_is(doc, "status", "requires_payment");
+    if (!pending && !doc_is(doc, "status", "authorized"))
         return cs_fail(d, CS_ESTATE, "id", "this payment is %s: the amount can change only before capture",
                        json_string_value(json_object_get(doc, "status")));
-    if (iget(doc, "amount_captured") > 0 || json_is_array(json_object_get(doc, "charges")))
+    if (doc_int(doc, "amount_captured") > 0 || json_is_array(json_object_get(doc, "charges")))
         return cs_fail(d, CS_ESTATE, "amount", "part of this payment is captured or scheduled in charges: "
                        "its amount cannot change");
-    int64_t before = iget(doc, "amount");
+    int64_t before = doc_int(doc, "amount");
     if (amount == before)
         return cs_fail(d, CS_EAMOUNT, "amount", "the payment's amount is already %lld", (long long)amount);
     if (!pending && amount > before) {
@@ -567,14 +524,14 @@ int payment_decide_amount(json_t *doc, int64_t amount, int64_t now_us, const cha
         if (r.outcome != ACQ_APPROVED)
             return cs_fail(d, CS_ECARD, "amount", "the card declined the larger authorization (%s): %s", r.code, r.message);
     }
-    json_t *n = next_version(doc, now_us);
+    json_t *n = doc_next_version(doc, now_us);
     if (!n)
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     json_object_set_new(n, "amount", json_integer(amount));
     if (!pending)
         json_object_set_new(n, "amount_authorized", json_integer(amount));
     *type = "payment.amount_updated";
-    *data = event_data(n, NULL);
+    *data = doc_event_data(n, NULL, NULL);
     if (*data)
         json_object_set_new(*data, "previous_amount", json_integer(before));
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
@@ -584,20 +541,20 @@ int payment_decide_amount(json_t *doc, int64_t amount, int64_t now_us, const cha
 
 int payment_decide_expire(json_t *doc, int64_t now_us, const char **type, json_t **data, struct cs_diag *d)
 {
-    if (!is(doc, "status", "authorized") || json_is_array(json_object_get(doc, "charges")))
+    if (!doc_is(doc, "status", "authorized") || json_is_array(json_object_get(doc, "charges")))
         return cs_fail(d, CS_ESTATE, "", "nothing to expire");
-    json_t *n = next_version(doc, now_us);
+    json_t *n = doc_next_version(doc, now_us);
     if (!n)
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     release_rest(n, "authorization_expired", now_us);
     *type = "payment.authorization_expired";
-    *data = event_data(n, json_pack("{s:n}", "payment.expire"));
+    *data = doc_event_data(n, json_pack("{s:n}", "payment.expire"), NULL);
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }
 
 int payment_next_charge_attempt(json_t *doc)
 {
-    return (int)iget(next_charge(doc), "attempts") + 1;
+    return (int)doc_int(next_charge(doc), "attempts") + 1;
 }
 
 int payment_decide_charge(json_t *doc, int64_t now_us, int64_t retry_after_us, const char **type, json_t **data,
@@ -607,10 +564,10 @@ int payment_decide_charge(json_t *doc, int64_t now_us, int64_t retry_after_us, c
     json_t *due = json_object_get(cur, "retry_us");
     if (!json_is_integer(due))
         due = json_object_get(cur, "due_us");
-    if (!is(doc, "status", "authorized") || !cur || !json_is_integer(due) || json_integer_value(due) > now_us ||
-        (is(cur, "status", "failed") && !json_is_integer(json_object_get(cur, "retry_us"))))
+    if (!doc_is(doc, "status", "authorized") || !cur || !json_is_integer(due) || json_integer_value(due) > now_us ||
+        (doc_is(cur, "status", "failed") && !json_is_integer(json_object_get(cur, "retry_us"))))
         return cs_fail(d, CS_ESTATE, "", "no charge is due");
-    json_t *n = next_version(doc, now_us);
+    json_t *n = doc_next_version(doc, now_us);
     if (!n)
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     json_t *ch = next_charge(n);
@@ -619,9 +576,9 @@ int payment_decide_charge(json_t *doc, int64_t now_us, int64_t retry_after_us, c
         json_decref(n);
         return cs_fail(d, CS_ECORRUPT, "", "the payment's card facts are unreadable");
     }
-    int attempt = (int)iget(ch, "attempts") + 1;
+    int attempt = (int)doc_int(ch, "attempts") + 1;
     struct acq_result r;
-    acquirer_authorize(&card, iget(ch, "amount"), attempt, &r);
+    acquirer_authorize(&card, doc_int(ch, "amount"), attempt, &r);
     if (r.outcome == ACQ_APPROVED) {
         charge_paid(n, ch, now_us);
         *type = "payment.charge_succeeded";
@@ -629,11 +586,11 @@ int payment_decide_charge(json_t *doc, int64_t now_us, int64_t retry_after_us, c
         json_object_set_new(ch, "status", json_string("failed"));
         json_object_set_new(ch, "attempts", json_integer(attempt));
         json_t *f = json_pack("{s:s,s:s,s:i}", "code", r.code, "message", r.message, "attempt", attempt);
-        set_time(f, "failed_at", now_us);
+        doc_set_time(f, "failed_at", now_us);
         json_object_set_new(ch, "last_failure", f);
         if (retry_after_us >= 0) {
             json_object_set_new(ch, "retry_us", json_integer(now_us + retry_after_us));
-            set_time(ch, "next_attempt_at", now_us + retry_after_us);
+            doc_set_time(ch, "next_attempt_at", now_us + retry_after_us);
         } else {
             json_object_del(ch, "retry_us");
             json_object_set_new(ch, "next_attempt_at", json_null());
@@ -644,6 +601,6 @@ int payment_decide_charge(json_t *doc, int64_t now_us, int64_t retry_after_us, c
     }
     /* A charge that failed for good stops the schedule: the merchant decides. */
     json_t *next = retry_after_us < 0 && r.outcome != ACQ_APPROVED ? json_null() : charge_job(n);
-    *data = event_data(n, json_pack("{s:o}", "payment.charge", next));
+    *data = doc_event_data(n, json_pack("{s:o}", "payment.charge", next), NULL);
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }

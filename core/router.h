@@ -52,9 +52,31 @@ void api_payments_capture(struct req_ctx *rc);
 void api_payments_cancel(struct req_ctx *rc);
 void api_payments_duplicate(struct req_ctx *rc);
 /* refunds */
+void api_refunds_create(struct req_ctx *rc);
+void api_refunds_list(struct req_ctx *rc);
+void api_refunds_get(struct req_ctx *rc);
 /* disputes */
+void api_disputes_list(struct req_ctx *rc);
+void api_disputes_get(struct req_ctx *rc);
+void api_disputes_evidence(struct req_ctx *rc);
+void api_disputes_evidence_file(struct req_ctx *rc);
+void api_disputes_submit(struct req_ctx *rc);
+void api_disputes_accept(struct req_ctx *rc);
+void api_test_disputes_create(struct req_ctx *rc);
+void api_test_disputes_resolve(struct req_ctx *rc);
 /* payment links */
+void api_payment_links_create(struct req_ctx *rc);
+void api_payment_links_list(struct req_ctx *rc);
+void api_payment_links_get(struct req_ctx *rc);
+void api_payment_links_deactivate(struct req_ctx *rc);
+void api_pay_page(struct req_ctx *rc);
+void api_pay_submit(struct req_ctx *rc);
 /* risk settings and reports */
+void api_risk_settings_get(struct req_ctx *rc);
+void api_risk_settings_update(struct req_ctx *rc);
+void api_reports_efficiency(struct req_ctx *rc);
+void api_payments_list(struct req_ctx *rc);
+void api_payments_export(struct req_ctx *rc);
 void api_customers_list(struct req_ctx *rc);
 void api_customers_get(struct req_ctx *rc);
 void api_events_list(struct req_ctx *rc);

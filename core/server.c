@@ -18,6 +18,7 @@
 #include "core/webhooks.h"
 #include "core/webhook_worker.h"
 #include "core/api_plugins.h"
+#include "core/plugin_events.h"
 #include "lua/plugin.h"
 
 struct server {
@@ -34,6 +35,7 @@ static void on_http_closed(void *ctx)
     mail_spool_stop(s->app.mail);
     s->app.mail = NULL;
     webhook_worker_stop(s->webhooks.worker);   /* before the writer: it submits commands */
+    plugin_events_stop(&s->app);               /* likewise (plugins' on_event deliveries) */
     writer_stop(s->app.writer);
     writer_free(s->app.writer);
     s->app.writer = NULL;
@@ -53,6 +55,15 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     s->app.stopping = 1;
     fprintf(stderr, "caisse: %s: finishing in-flight requests\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     http_server_shutdown(s->app.http, on_http_closed, s);
+}
+
+/* After each committed batch (writer thread): the webhook outbox and the
+ * plugins' on_event delivery learn that there is something new. */
+static void on_commit(void *ctx)
+{
+    struct server *s = ctx;
+    webhooks_on_commit(&s->webhooks);
+    plugin_events_on_commit(&s->app);
 }
 
 static void on_hup(uv_signal_t *h, int signum)
@@ -114,13 +125,18 @@ int server_run(const struct serve_options *o)
     s.webhooks.data_dir = o->data_dir;
     s.app.webhooks = &s.webhooks;
     store_set_append_observer(s.app.store, webhooks_observe, &s.webhooks);
+    s.app.data_dir = o->data_dir;
     s.app.loop = uv_default_loop();
     s.app.started_ns = uv_hrtime();
     if (writer_start(&s.app.writer, s.app.store, s.app.loop) != 0) {
         fprintf(stderr, "caisse: cannot start the writer thread\n");
         return 1;
     }
-    writer_set_commit_hook(s.app.writer, webhooks_on_commit, &s.webhooks);
+    writer_set_commit_hook(s.app.writer, on_commit, &s);
+    if (plugin_events_start(&s.app) != 0) {
+        fprintf(stderr, "caisse: cannot start the plugins' event delivery\n");
+        return 1;
+    }
     if (webhook_worker_start(&s.webhooks.worker, &s.webhooks, s.app.store, s.app.writer, &d) != 0) {
         fprintf(stderr, "caisse: cannot start the webhook worker: %s\n", d.message);
         return 1;
@@ -152,6 +168,13 @@ int server_run(const struct serve_options *o)
     uv_signal_start(&s.sig_int, on_stop_signal, SIGINT);
     uv_signal_start(&s.sig_hup, on_hup, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Payment links' URLs: the public base given, else the address bound. */
+    if (o->public_url)
+        snprintf(s.app.public_url, sizeof s.app.public_url, "%s", o->public_url);
+    else
+        snprintf(s.app.public_url, sizeof s.app.public_url, strchr(o->host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+                 o->host, http_server_port(s.app.http));   /* an IPv6 literal in brackets */
 
     /* The readiness line that scripts and tests wait for. */
     printf("caisse listening on http://%s:%d data=%s\n", o->host, http_server_port(s.app.http), o->data_dir);

@@ -15,6 +15,7 @@ struct serve_options {
     const char *webhook_ca_file;     /* PEM bundle for HTTPS webhooks; NULL: the system's */
     double webhook_backoff_scale;    /* test knob: multiplies the retry schedule; 0: 1.0 */
     const char *plugin_dir;          /* Lua plugins (docs/plugins.md); NULL: none */
+    const char *public_url;          /* base of payment links' URLs (checked); NULL: http://HOST:PORT bound */
 };
 
 /* Runs the server until SIGTERM/SIGINT; returns the process exit status. */

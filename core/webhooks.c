@@ -52,9 +52,30 @@ const char *const webhook_event_types[] = {
     "payment.charge_succeeded",
     "payment.charge_failed",
     /* refunds */
+    "refund.created",
+    "refund.sent",
+    "refund.refunded",
+    "refund.failed",
+    "refund.not_honored",
+    "refund.payment_cancelled",
     /* disputes */
+    "dispute.opened",
+    "dispute.evidence_added",
+    "dispute.submitted",
+    "dispute.evidence_sent",
+    "dispute.under_review",
+    "dispute.won",
+    "dispute.lost",
+    "dispute.accepted",
+    "dispute.expired",
     /* payment links */
+    "payment_link.created",
+    "payment_link.completed",
+    "payment_link.payment_failed",
+    "payment_link.expired",
+    "payment_link.deactivated",
     /* risk settings */
+    "risk_settings.updated",
     "customer.created",
     "customer.otp_requested",
     "customer.otp_failed",
@@ -65,7 +86,8 @@ const char *const webhook_event_types[] = {
 
 int webhook_type_deliverable(const char *type)
 {
-    return type && strncmp(type, "webhook_endpoint.", 17) != 0;
+    /* plugin.* events are a plugin's own storage (caisse.kv), not the merchant's business */
+    return type && strncmp(type, "webhook_endpoint.", 17) != 0 && strncmp(type, "plugin.", 7) != 0;
 }
 
 int webhook_filter_valid(const char *f)

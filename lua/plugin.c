@@ -1,6 +1,7 @@
 /* Lua plugins (plugin.h): manifests, one sandbox per plugin, caisse.route,
  * caisse.orders.find, handler calls with a validated response, reload that
- * swaps each plugin only when its new version loads. */
+ * swaps each plugin only when its new version loads. caisse.kv, on_event and
+ * policy overrides live in plugin_kv.c, plugin_events.c, plugin_policy.c. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -14,37 +15,9 @@
 #include "core/limits.h"
 #include "lua/json_lua.h"
 #include "lua/plugin.h"
+#include "lua/plugin_internal.h"
 #include "core/embedded.h"
 #include "lua/sandbox.h"
-
-struct plugin {
-    char name[PLUGIN_NAME_BYTES_MAX + 1];
-    struct plugin_manifest man;
-    int manifest_ok;
-    int loaded;                   /* sb is usable (or rebuildable from text) */
-    char error[512];              /* "" when none */
-    char *text;                   /* plugin.lua, kept to rebuild after a budget/memory failure */
-    size_t len;
-    char chunkname[PLUGIN_NAME_BYTES_MAX + 16];
-    struct sandbox *sb;
-    struct plugins *host;
-    int loading;                  /* caisse.route is allowed only while plugin.lua's top level runs */
-    unsigned registered;          /* routes registered by caisse.route while loading */
-    /* the request being handled (caisse.orders.find) */
-    const char *cur_merchant;
-    int cur_livemode;
-    unsigned finds;               /* caisse.orders.find calls in this request */
-    json_t *scratch;              /* a JSON value being pushed: freed even if the push raises */
-};
-
-struct plugins {
-    char *dir;
-    struct sandbox_limits lim;
-    plugin_find_fn find;
-    void *find_ctx;
-    struct plugin *list[PLUGINS_MAX];
-    unsigned n;
-};
 
 static const char routes_key = 0;   /* registry[&routes_key] = { ["POST /webhook"] = fn } */
 
@@ -90,6 +63,18 @@ static int version_ok(const char *s)
                 return 0;
     }
     return *p == '\0';
+}
+
+/* A policy (hook) name: as caisse.policy.define takes it. */
+static int hook_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > CS_LUA_HOOK_NAME_BYTES_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.'))
+            return 0;
+    return 1;
 }
 
 static int path_ok(const char *s)
@@ -153,7 +138,8 @@ int plugin_manifest_parse(const char *folder, const char *text, size_t len, stru
         goto done;
     }
     json_object_foreach(j, key, v) {
-        if (strcmp(key, "name") && strcmp(key, "version") && strcmp(key, "routes") && strcmp(key, "description")) {
+        if (strcmp(key, "name") && strcmp(key, "version") && strcmp(key, "routes") && strcmp(key, "description") &&
+            strcmp(key, "policies")) {
             fail_msg(err, errcap, "manifest.json: unknown field %s", key);
             goto done;
         }
@@ -190,10 +176,29 @@ int plugin_manifest_parse(const char *folder, const char *text, size_t len, stru
         fail_msg(err, errcap, "manifest.json: at most 32 routes");
         goto done;
     }
+    json_t *policies = json_object_get(j, "policies");
+    if (policies && (!json_is_array(policies) || json_array_size(policies) > PLUGIN_POLICIES_MAX)) {
+        fail_msg(err, errcap, "manifest.json: policies must be an array of at most %d policy names", PLUGIN_POLICIES_MAX);
+        goto done;
+    }
+    size_t i;
+    json_array_foreach(policies, i, v) {
+        const char *hook = json_string_value(v);
+        if (!hook || !hook_name_ok(hook)) {
+            fail_msg(err, errcap, "manifest.json: policies[%zu] must be a policy name like \"risk.decide\" "
+                     "(1 to 64 characters of a-z, 0-9, '_' and '.')", i);
+            goto done;
+        }
+        for (unsigned k = 0; k < m->npolicies; k++)
+            if (strcmp(m->policies[k], hook) == 0) {
+                fail_msg(err, errcap, "manifest.json: policies: %s is listed twice", hook);
+                goto done;
+            }
+        snprintf(m->policies[m->npolicies++], sizeof m->policies[0], "%s", hook);
+    }
     snprintf(m->name, sizeof m->name, "%s", name);
     snprintf(m->version, sizeof m->version, "%s", version);
     snprintf(m->description, sizeof m->description, "%s", desc ? json_string_value(desc) : "");
-    size_t i;
     json_array_foreach(routes, i, v) {
         char where[32];
         snprintf(where, sizeof where, "routes[%zu]", i);
@@ -302,7 +307,7 @@ static int lplugin_orders_find(lua_State *L)
     const char *ref = luaL_checklstring(L, 1, &len);
     luaL_argcheck(L, len > 0 && len <= 200, 1, "a reference has 1 to 200 bytes");
     if (!p->cur_merchant)
-        return luaL_error(L, "caisse.orders.find: only inside a request handler");
+        return luaL_error(L, "caisse.orders.find: only inside a handler (a route, an event or a policy override)");
     if (++p->finds > PLUGIN_FINDS_MAX)
         return luaL_error(L, "caisse.orders.find: at most %d calls per request", PLUGIN_FINDS_MAX);
     if (!p->host->find) {
@@ -336,6 +341,9 @@ static void plugin_extend(lua_State *L, void *ud)
     lua_pushcclosure(L, lplugin_orders_find, 1);
     lua_setfield(L, -2, "find");
     lua_setfield(L, -2, "orders");
+    plugin_kv_extend(L, p);
+    plugin_events_extend(L, p);
+    plugin_policy_extend(L, p);
 }
 
 /* ---- loading ---------------------------------------------------------------------- */
@@ -369,6 +377,8 @@ static void plugin_free(struct plugin *p)
     sandbox_free(p->sb);
     free(p->text);
     json_decref(p->scratch);
+    json_decref(p->call_writes);
+    json_decref(p->call_view);
     free(p);
 }
 
@@ -383,6 +393,8 @@ static int plugin_build(struct plugin *p, struct cs_diag *d)
     struct sandbox_ext ext = {plugin_extend, p, "plugin"};
     p->loading = 1;
     p->registered = 0;
+    p->policies_registered = 0;
+    p->nsubs = 0;
     int rc = sandbox_new_ext(&p->host->lim, src, 2, &ext, &p->sb, d);
     p->loading = 0;
     if (rc == 0 && p->registered != p->man.nroutes) {
@@ -391,6 +403,13 @@ static int plugin_build(struct plugin *p, struct cs_diag *d)
         p->sb = NULL;
         return cs_fail(d, CS_EPLUGINFAIL, "", "plugin %s: %u route(s) of manifest.json have no handler: "
                        "call caisse.route(method, path, fn) for each", p->name, p->man.nroutes - p->registered);
+    }
+    if (rc == 0 && p->policies_registered != p->man.npolicies) {
+        sandbox_free(p->sb);
+        p->sb = NULL;
+        return cs_fail(d, CS_EPLUGINFAIL, "", "plugin %s: %u polic(ies) of manifest.json have no override: "
+                       "call caisse.policy.override(name, fn) for each", p->name,
+                       p->man.npolicies - p->policies_registered);
     }
     return rc;
 }
@@ -450,8 +469,9 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The folder names of dir (directories not starting with '.'), sorted. */
-static unsigned scan_dir(const char *dir, char *names[PLUGINS_MAX])
+/* The folder names of dir (directories not starting with '.'), sorted; only
+ * `only` if it is set. */
+static unsigned scan_dir(const char *dir, const char *only, char *names[PLUGINS_MAX])
 {
     unsigned n = 0;
     DIR *dh = dir ? opendir(dir) : NULL;
@@ -459,7 +479,7 @@ static unsigned scan_dir(const char *dir, char *names[PLUGINS_MAX])
         return 0;
     struct dirent *de;
     while ((de = readdir(dh)) && n < PLUGINS_MAX) {
-        if (de->d_name[0] == '.')
+        if (de->d_name[0] == '.' || (only && strcmp(de->d_name, only) != 0))
             continue;
         size_t plen = strlen(dir) + strlen(de->d_name) + 2;
         char *path = malloc(plen);
@@ -487,8 +507,12 @@ int plugins_new(const struct plugin_options *o, struct plugins **out, struct cs_
     h->lim.memory_bytes_max = o ? o->memory_bytes_max : 0;
     h->find = o ? o->find : NULL;
     h->find_ctx = o ? o->find_ctx : NULL;
-    if (o && o->dir && !(h->dir = strdup(o->dir))) {
-        free(h);
+    h->kv_get = o ? o->kv_get : NULL;
+    h->kv_each = o ? o->kv_each : NULL;
+    h->kv_ctx = o ? o->kv_ctx : NULL;
+    h->overlay = json_object();
+    if (!h->overlay || (o && o->dir && !(h->dir = strdup(o->dir))) || (o && o->only && !(h->only = strdup(o->only)))) {
+        plugins_free(h);
         return cs_fail(d, CS_ENOMEM, "", "plugins: out of memory");
     }
     if (h->dir) {
@@ -511,14 +535,16 @@ void plugins_free(struct plugins *h)
         return;
     for (unsigned i = 0; i < h->n; i++)
         plugin_free(h->list[i]);
+    json_decref(h->overlay);
     free(h->dir);
+    free(h->only);
     free(h);
 }
 
 unsigned plugins_reload(struct plugins *h)
 {
     char *names[PLUGINS_MAX];
-    unsigned n = scan_dir(h->dir, names), failed = 0;
+    unsigned n = scan_dir(h->dir, h->only, names), failed = 0;
     struct plugin *next[PLUGINS_MAX];
     unsigned nn = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -555,6 +581,11 @@ unsigned plugins_reload(struct plugins *h)
 
 unsigned plugins_count(const struct plugins *h) { return h ? h->n : 0; }
 
+const char *plugins_name(const struct plugins *h, unsigned i)
+{
+    return h && i < h->n ? h->list[i]->name : NULL;
+}
+
 json_t *plugins_list_json(const struct plugins *h)
 {
     json_t *arr = json_array();
@@ -568,9 +599,15 @@ json_t *plugins_list_json(const struct plugins *h)
             json_array_append_new(routes, json_pack("{s:s,s:s,s:s}", "method", p->man.routes[k].method, "path",
                                                     p->man.routes[k].path, "mounted_at", mount));
         }
-        json_array_append_new(arr, json_pack("{s:s,s:s*,s:s*,s:o,s:s,s:s*}", "name", p->name, "version",
+        json_t *policies = json_array(), *events = json_array();
+        for (unsigned k = 0; p->manifest_ok && k < p->man.npolicies; k++)
+            json_array_append_new(policies, json_string(p->man.policies[k]));
+        for (unsigned k = 0; p->loaded && k < p->nsubs; k++)
+            json_array_append_new(events, json_string(p->subs[k]));
+        json_array_append_new(arr, json_pack("{s:s,s:s*,s:s*,s:o,s:o,s:o,s:s,s:s*}", "name", p->name, "version",
                                              p->manifest_ok ? p->man.version : NULL, "description",
                                              p->manifest_ok ? p->man.description : NULL, "routes", routes,
+                                             "policies", policies, "events", events,
                                              "status", p->loaded ? "loaded" : "failed", "error",
                                              p->error[0] ? p->error : NULL));
     }
@@ -609,6 +646,65 @@ static int lplugin_call(lua_State *L)
     return 0;
 }
 
+/* The ops of commands and what each acts on ("order" or "payment"). */
+static const struct { const char *op, *field, *prefix; } command_ops[] = {
+    {"confirm", "order", "ord_"},
+    {"cancel", "order", "ord_"},
+    {"ship", "order", "ord_"},
+    {"cart", "order", "ord_"},
+    {"refund", "payment", "pay_"},
+    {NULL, NULL, NULL},
+};
+
+int plugin_check_commands(json_t *holder, char *err, size_t cap)
+{
+    json_t *cmds = json_object_get(holder, "commands");
+    const char *key;
+    json_t *v;
+    if (!cmds)
+        return 0;
+    if (json_is_object(cmds) && json_object_size(cmds) == 0) {
+        json_object_set_new(holder, "commands", json_array());   /* an empty Lua table */
+        return 0;
+    }
+    if (!json_is_array(cmds) || json_array_size(cmds) > PLUGIN_COMMANDS_MAX) {
+        snprintf(err, cap, "commands must be an array of at most %d commands", PLUGIN_COMMANDS_MAX);
+        return -1;
+    }
+    size_t i;
+    json_array_foreach(cmds, i, v) {
+        const char *op = json_string_value(json_object_get(v, "op"));
+        int k = 0;
+        while (op && command_ops[k].op && strcmp(command_ops[k].op, op) != 0)
+            k++;
+        if (!json_is_object(v) || !op || !command_ops[k].op) {
+            snprintf(err, cap, "commands[%zu].op must be \"ship\", \"confirm\", \"cancel\", \"cart\" or \"refund\"", i);
+            return -1;
+        }
+        const char *field = command_ops[k].field;
+        const char *target = json_string_value(json_object_get(v, field));
+        if (!target || !*target) {
+            snprintf(err, cap, "commands[%zu].%s must be an id (%s...)", i, field, command_ops[k].prefix);
+            return -1;
+        }
+        json_t *params;
+        json_object_foreach(v, key, params) {
+            if (strcmp(key, "op") && strcmp(key, field) && strcmp(key, "params")) {
+                snprintf(err, cap, "commands[%zu]: unknown field %.40s (op, %s, params)", i, key, field);
+                return -1;
+            }
+        }
+        params = json_object_get(v, "params");
+        if (params && !json_is_object(params) && !(json_is_array(params) && json_array_size(params) == 0)) {
+            snprintf(err, cap, "commands[%zu].params must be a table", i);
+            return -1;
+        }
+        if (params && json_is_array(params))
+            json_object_set_new(v, "params", json_object());   /* {} marked as an array: still empty */
+    }
+    return 0;
+}
+
 /* Checks {status, body, commands} and fills the default status. */
 static int check_response(json_t *r, char *err, size_t cap)
 {
@@ -636,46 +732,10 @@ static int check_response(json_t *r, char *err, size_t cap)
         snprintf(err, cap, "body must be a table or a string");
         return -1;
     }
-    json_t *cmds = json_object_get(r, "commands");
-    if (!cmds)
-        return 0;
-    if (json_is_object(cmds) && json_object_size(cmds) == 0) {
-        json_object_set_new(r, "commands", json_array());   /* an empty Lua table */
-        return 0;
-    }
-    if (!json_is_array(cmds) || json_array_size(cmds) > PLUGIN_COMMANDS_MAX) {
-        snprintf(err, cap, "commands must be an array of at most %d commands", PLUGIN_COMMANDS_MAX);
-        return -1;
-    }
-    size_t i;
-    json_array_foreach(cmds, i, v) {
-        const char *op = json_string_value(json_object_get(v, "op"));
-        const char *order = json_string_value(json_object_get(v, "order"));
-        json_t *params = json_object_get(v, "params");
-        if (!json_is_object(v) || !op || (strcmp(op, "ship") && strcmp(op, "confirm") && strcmp(op, "cancel"))) {
-            snprintf(err, cap, "commands[%zu].op must be \"ship\", \"confirm\" or \"cancel\"", i);
-            return -1;
-        }
-        if (!order || !*order) {
-            snprintf(err, cap, "commands[%zu].order must be an order id (ord_...)", i);
-            return -1;
-        }
-        json_object_foreach(v, key, params) {
-            if (strcmp(key, "op") && strcmp(key, "order") && strcmp(key, "params")) {
-                snprintf(err, cap, "commands[%zu]: unknown field %.40s (op, order, params)", i, key);
-                return -1;
-            }
-        }
-        params = json_object_get(v, "params");
-        if (params && !json_is_object(params)) {
-            snprintf(err, cap, "commands[%zu].params must be a table", i);
-            return -1;
-        }
-    }
-    return 0;
+    return plugin_check_commands(r, err, cap);
 }
 
-static struct plugin *find_plugin(struct plugins *h, const char *name)
+struct plugin *plugin_find(struct plugins *h, const char *name)
 {
     for (unsigned i = 0; h && i < h->n; i++)
         if (strcmp(h->list[i]->name, name) == 0)
@@ -683,12 +743,54 @@ static struct plugin *find_plugin(struct plugins *h, const char *name)
     return NULL;
 }
 
+int plugin_ensure_state(struct plugin *p, struct cs_diag *d)
+{
+    if (p->sb)
+        return 0;
+    /* a previous call tripped a budget and the rebuild failed: try again */
+    struct cs_diag why = {0};
+    if (plugin_build(p, &why) != 0)
+        return cs_fail(d, CS_EPLUGINFAIL, "", "plugin %s could not be rebuilt: %s", p->name, why.message);
+    return 0;
+}
+
+void plugin_call_begin(struct plugin *p, enum plugin_call_kind kind, const char *merchant_id, int livemode)
+{
+    p->cur_kind = kind;
+    p->cur_merchant = merchant_id;
+    p->cur_livemode = livemode;
+    p->finds = 0;
+    json_decref(p->call_writes);
+    json_decref(p->call_view);
+    p->call_writes = p->call_view = NULL;
+}
+
+void plugin_call_end(struct plugin *p)
+{
+    p->cur_kind = PLUGIN_CALL_NONE;
+    p->cur_merchant = NULL;
+    json_decref(p->scratch);
+    p->scratch = NULL;
+    json_decref(p->call_writes);
+    json_decref(p->call_view);
+    p->call_writes = p->call_view = NULL;
+    if (p->sb && sandbox_tainted(p->sb)) {
+        struct cs_diag ignored = {0};
+        sandbox_free(p->sb);
+        p->sb = NULL;
+        if (plugin_build(p, &ignored) != 0)
+            p->sb = NULL;
+    }
+}
+
 int plugins_handle(struct plugins *h, const char *name, const char *method, const char *subpath,
                    const char *merchant_id, int livemode, json_t *request, json_t **response,
-                   struct cs_diag *d)
+                   json_t **kv_writes, struct cs_diag *d)
 {
     *response = NULL;
-    struct plugin *p = find_plugin(h, name);
+    if (kv_writes)
+        *kv_writes = NULL;
+    struct plugin *p = plugin_find(h, name);
     if (!p)
         return cs_fail(d, CS_EROUTE, "", "no plugin named %s", name);
     if (!p->loaded)
@@ -722,41 +824,32 @@ int plugins_handle(struct plugins *h, const char *name, const char *method, cons
     plugin_path_match(route->path, subpath, params);
     json_object_set_new(request, "params", params);
 
-    if (!p->sb) {
-        /* a previous call tripped a budget and the rebuild failed: try again */
-        struct cs_diag ignored = {0};
-        if (plugin_build(p, &ignored) != 0)
-            return cs_fail(d, CS_EPLUGINFAIL, "", "plugin %s could not be rebuilt: %s", name, ignored.message);
-    }
+    int rc = plugin_ensure_state(p, d);
+    if (rc)
+        return rc;
     char key[PLUGIN_PATH_BYTES_MAX + 16], what[PLUGIN_NAME_BYTES_MAX + 16];
     snprintf(key, sizeof key, "%s %s", route->method, route->path);
     snprintf(what, sizeof what, "plugin %s", name);
     struct call c = {.p = p, .key = key, .request = request};
-    p->cur_merchant = merchant_id;
-    p->cur_livemode = livemode;
-    p->finds = 0;
-    int rc = sandbox_protected(p->sb, lplugin_call, &c, what, d);
-    p->cur_merchant = NULL;
-    json_decref(p->scratch);
-    p->scratch = NULL;
-    if (sandbox_tainted(p->sb)) {
-        struct cs_diag ignored = {0};
-        sandbox_free(p->sb);
-        p->sb = NULL;
-        if (plugin_build(p, &ignored) != 0)
-            p->sb = NULL;
-    }
+    plugin_call_begin(p, PLUGIN_CALL_ROUTE, merchant_id, livemode);
+    rc = sandbox_protected(p->sb, lplugin_call, &c, what, d);
+    char err[200] = "";
+    if (!rc && (c.err[0] || check_response(c.out, err, sizeof err) != 0))
+        rc = cs_fail(d, CS_EPLUGINFAIL, "", "plugin %s failed: %s %s: %s", name, route->method, route->path,
+                     c.err[0] ? c.err : err);
+    json_t *writes = rc ? NULL : plugin_kv_take(p);
+    plugin_call_end(p);
     if (rc) {
         json_decref(c.out);
         d->err = CS_EPLUGINFAIL;
         return CS_EPLUGINFAIL;
     }
-    char err[200];
-    if (c.err[0] || check_response(c.out, err, sizeof err) != 0) {
-        json_decref(c.out);
-        return cs_fail(d, CS_EPLUGINFAIL, "", "plugin %s failed: %s %s: %s", name, route->method, route->path,
-                       c.err[0] ? c.err : err);
-    }
     *response = c.out;
+    if (kv_writes) {
+        *kv_writes = writes;
+    } else if (writes) {
+        plugins_kv_settled(h, name, merchant_id, livemode, writes);   /* nobody will commit them */
+        json_decref(writes);
+    }
     return 0;
 }

@@ -29,6 +29,9 @@ struct policy_engine {
     struct policy_file *files;      /* the overrides `sb` was built from */
     size_t nfiles;
     unsigned generation;
+    policy_resolver_fn resolver;    /* per-merchant overrides (plugins); NULL: none */
+    void *resolver_ctx;
+    int resolving;                  /* a resolver call is running: never re-enter it */
 };
 
 static void files_free(struct policy_file *f, size_t n)
@@ -243,8 +246,46 @@ int policy_engine_reload(struct policy_engine *e, struct cs_diag *d)
     return 0;
 }
 
+struct base_call {
+    struct policy_engine *e;
+    const char *name;
+};
+
+static int call_own(struct policy_engine *e, const char *name, json_t *input, json_t **output,
+                    struct cs_diag *d);
+
+static int call_base(void *ctx, json_t *input, json_t **output, struct cs_diag *d)
+{
+    struct base_call *b = ctx;
+    return call_own(b->e, b->name, input, output, d);
+}
+
+void policy_engine_set_resolver(struct policy_engine *e, policy_resolver_fn fn, void *ctx)
+{
+    e->resolver = fn;
+    e->resolver_ctx = ctx;
+}
+
 int policy_call(struct policy_engine *e, const char *name, json_t *input, json_t **output,
                 struct cs_diag *d)
+{
+    *output = NULL;
+    if (e->resolver && !e->resolving) {
+        struct base_call b = {e, name};
+        e->resolving = 1;
+        int rc = e->resolver(e->resolver_ctx, name, input, call_base, &b, output, d);
+        e->resolving = 0;
+        if (rc != CS_ENOTFOUND)
+            return rc;
+        json_decref(*output);
+        *output = NULL;
+    }
+    return call_own(e, name, input, output, d);
+}
+
+/* The engine's own hook: built-ins and operator overrides. */
+static int call_own(struct policy_engine *e, const char *name, json_t *input, json_t **output,
+                    struct cs_diag *d)
 {
     *output = NULL;
     if (!e->sb) {

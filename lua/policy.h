@@ -64,4 +64,14 @@ int policy_call(struct policy_engine *e, const char *name, json_t *input, json_t
 /* Number of successful reloads since creation (for tests and /metrics). */
 unsigned policy_engine_generation(const struct policy_engine *e);
 
+/* Per-merchant overrides (Lua plugins, lua/plugin.h plugins_policy_call).
+ * When a resolver is set, policy_call asks it first; it answers the call
+ * (0 or an error) or CS_ENOTFOUND to let the engine's own hook answer. It may
+ * call `base` (the engine's hook, never the resolver again) any number of
+ * times. Loop thread only, like every call. */
+typedef int (*policy_base_fn)(void *base_ctx, json_t *input, json_t **output, struct cs_diag *d);
+typedef int (*policy_resolver_fn)(void *ctx, const char *name, json_t *input, policy_base_fn base,
+                                  void *base_ctx, json_t **output, struct cs_diag *d);
+void policy_engine_set_resolver(struct policy_engine *e, policy_resolver_fn fn, void *ctx);
+
 #endif

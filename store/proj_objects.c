@@ -7,7 +7,8 @@
  *
  * objects:             id -> document
  * objects_by_merchant: merchant NUL mode kind NUL created_us(BE) id -> ""
- * payments_by_card:    merchant NUL mode fingerprint NUL created_us(BE) id -> ""
+ * payments_by_card:    merchant NUL mode fingerprint NUL created_us(BE) id -> "" (the
+ *                      payment's created_us, from its document)
  * object_tokens:       data.token_sha256 (hex) -> id (payment links' URLs) */
 #include <stdlib.h>
 #include <string.h>
@@ -103,15 +104,20 @@ int proj_objects_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view 
         !store_id_valid(v->merchant_id))
         return 0;
     int err = put_text(txn, dbi[DBI_OBJECTS], v->aggregate_id, obj);
+    uint8_t pb[LIST_KEY_BYTES_MAX];
     if (!err && v->aggregate_version == 1) {
-        uint8_t pb[LIST_KEY_BYTES_MAX];
         size_t plen = list_prefix(pb, v->merchant_id, v->livemode, kind);
         err = index_put(txn, dbi[DBI_OBJECTS_BY_MERCHANT], pb, plen, v->time_us, v->aggregate_id);
-        const char *fp = json_string_value(json_object_get(json_object_get(obj, "card"), "fingerprint"));
-        if (!err && strcmp(kind, "payment") == 0 && fp && strlen(fp) < 80) {
-            plen = list_prefix(pb, v->merchant_id, v->livemode, fp);
-            err = index_put(txn, dbi[DBI_PAYMENTS_BY_CARD], pb, plen, v->time_us, v->aggregate_id);
-        }
+    }
+    /* A payment joins its card's index once it has a card: at creation, or
+     * later for a payment link's payment. The key holds the payment's
+     * creation time, so putting it again at each event changes nothing. */
+    const char *fp = json_string_value(json_object_get(json_object_get(obj, "card"), "fingerprint"));
+    json_t *created = json_object_get(obj, "created_us");
+    if (!err && strcmp(kind, "payment") == 0 && fp && strlen(fp) < 80) {
+        size_t plen = list_prefix(pb, v->merchant_id, v->livemode, fp);
+        err = index_put(txn, dbi[DBI_PAYMENTS_BY_CARD], pb, plen,
+                        json_is_integer(created) ? json_integer_value(created) : v->time_us, v->aggregate_id);
     }
     const char *token = json_string_value(json_object_get(v->data, "token_sha256"));
     if (!err && token && *token) {

@@ -20,17 +20,17 @@
 #define HOUR_US (3600LL * 1000000)
 #define JOB_ID_BYTES_MAX (CS_ID_BYTES_MAX + 16)
 
-static int job_add(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const struct event_view *v,
-                   int64_t due_us)
+static int job_add_to(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const struct event_view *v,
+                      const char *aggregate_id, int64_t due_us)
 {
     char id[JOB_ID_BYTES_MAX];
-    snprintf(id, sizeof id, "%s:%s", kind, v->aggregate_id);
+    snprintf(id, sizeof id, "%s:%s", kind, aggregate_id);
     uint8_t key[8 + JOB_ID_BYTES_MAX];
     be64_put(key, (uint64_t)due_us);
     size_t n = strlen(id);
     memcpy(key + 8, id, n);
     json_t *job = json_pack("{s:s,s:s,s:s,s:s?,s:b,s:I}", "id", id, "kind", kind, "aggregate_id",
-                            v->aggregate_id, "merchant", v->merchant_id, "livemode", v->livemode,
+                            aggregate_id, "merchant", v->merchant_id, "livemode", v->livemode,
                             "due_us", (json_int_t)due_us);
     char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
     json_decref(job);
@@ -43,6 +43,12 @@ static int job_add(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const str
         return store_err(rc);
     MDB_val jk = { n, id }, jv = { 8, key };
     return store_err(mdb_put(txn, dbi[DBI_SCHEDULE_JOBS], &jk, &jv, 0));
+}
+
+static int job_add(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const struct event_view *v,
+                   int64_t due_us)
+{
+    return job_add_to(txn, dbi, kind, v, v->aggregate_id, due_us);
 }
 
 static int job_remove(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const char *aggregate_id)
@@ -69,17 +75,20 @@ static int job_remove(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const 
 }
 
 /* data.jobs = {"<kind>": due_us | null}: the event (re)schedules or cancels
- * its aggregate's jobs of those kinds (payments, refunds, disputes). */
-static int fold_jobs(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, json_t *jobs)
+ * its aggregate's jobs of those kinds (payments, refunds, disputes); an entry
+ * of data.related may carry the same for the object it names (a dispute
+ * opened by its payment's dispute.simulate job ends that job). */
+static int fold_jobs(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, const char *aggregate_id,
+                     json_t *jobs)
 {
     const char *kind;
     json_t *due;
     json_object_foreach(jobs, kind, due) {
         if (strlen(kind) >= 32)
             continue;
-        int err = job_remove(txn, dbi, kind, v->aggregate_id);
+        int err = job_remove(txn, dbi, kind, aggregate_id);
         if (!err && json_is_integer(due))
-            err = job_add(txn, dbi, kind, v, json_integer_value(due));
+            err = job_add_to(txn, dbi, kind, v, aggregate_id, json_integer_value(due));
         if (err)
             return err;
     }
@@ -88,9 +97,18 @@ static int fold_jobs(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
 
 int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
 {
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(v->data, "related"), i, r) {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        json_t *rjobs = json_object_get(r, "jobs");
+        int err = id && json_is_object(rjobs) && strlen(id) < CS_ID_BYTES_MAX ? fold_jobs(txn, dbi, v, id, rjobs) : 0;
+        if (err)
+            return err;
+    }
     json_t *jobs = json_object_get(v->data, "jobs");
     if (json_is_object(jobs) && strlen(v->aggregate_id) < CS_ID_BYTES_MAX)
-        return fold_jobs(txn, dbi, v, jobs);
+        return fold_jobs(txn, dbi, v, v->aggregate_id, jobs);
     if (strncmp(v->type, "order.", 6) != 0 || strlen(v->aggregate_id) >= CS_ID_BYTES_MAX)
         return 0;
     const char *t = v->type + 6;

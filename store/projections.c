@@ -8,7 +8,7 @@ const struct store_projection store_projections[] = {
     { "merchants", { DBI_MERCHANTS, DBI_API_KEYS }, 2, proj_merchants_fold },
     { "orders", { DBI_ORDERS, DBI_ORDERS_BY_MERCHANT }, 2, proj_orders_fold },
     { "events_by_merchant", { DBI_EVENTS_BY_MERCHANT }, 1, proj_events_fold },
-    { "customers", { DBI_CUSTOMERS, DBI_CUSTOMERS_BY_MERCHANT, DBI_CUSTOMERS_BY_DOCUMENT }, 3,
+    { "customers", { DBI_CUSTOMERS, DBI_CUSTOMERS_BY_MERCHANT, DBI_CUSTOMERS_BY_DOCUMENT, DBI_CUSTOMERS_BY_CONTACT }, 4,
       proj_customers_fold },
     { "schedule", { DBI_SCHEDULE, DBI_SCHEDULE_JOBS }, 2, proj_schedule_fold },
     { "test_clocks", { DBI_TEST_CLOCKS }, 1, proj_test_clocks_fold },
@@ -17,6 +17,7 @@ const struct store_projection store_projections[] = {
       proj_webhooks_fold },
     { "objects", { DBI_OBJECTS, DBI_OBJECTS_BY_MERCHANT, DBI_PAYMENTS_BY_CARD, DBI_OBJECT_TOKENS }, 4,
       proj_objects_fold },
+    { "plugin_kv", { DBI_PLUGIN_KV }, 1, proj_plugin_kv_fold },
 };
 const unsigned store_projections_n = sizeof store_projections / sizeof store_projections[0];
 

@@ -31,10 +31,13 @@ const char *const store_dbi_names[DBI__COUNT] = {
     [DBI_WEBHOOK_HEALTH] = "webhook_health",
     [DBI_MAIL_OUTBOX] = "mail_outbox",
     [DBI_PORTAL] = "portal",
+    [DBI_CUSTOMERS_BY_CONTACT] = "customers_by_contact",
     [DBI_OBJECTS] = "objects",
     [DBI_OBJECTS_BY_MERCHANT] = "objects_by_merchant",
     [DBI_PAYMENTS_BY_CARD] = "payments_by_card",
     [DBI_OBJECT_TOKENS] = "object_tokens",
+    [DBI_PLUGIN_KV] = "plugin_kv",
+    [DBI_PLUGIN_CURSORS] = "plugin_cursors",
 };
 
 /* ---- errors --------------------------------------------------------------- */

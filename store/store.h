@@ -166,6 +166,11 @@ int store_customers_by_document(struct store_txn *t, const char *merchant_id, in
                                 const char *number,
                                 int (*fn)(void *ctx, const char *customer_id, const MDB_val *doc),
                                 void *ctx);
+/* The customers of a merchant and mode with a contact: kind "email" (compared
+ * without ASCII case) or "phone" (digits and a leading +). */
+int store_customers_by_contact(struct store_txn *t, const char *merchant_id, int livemode, const char *kind,
+                               const char *value,
+                               int (*fn)(void *ctx, const char *customer_id, const MDB_val *doc), void *ctx);
 
 /* The scheduler's view (store/proj_schedule.c): a test-mode merchant's clock
  * offset (0 when never advanced); every pending job as JSON
@@ -299,6 +304,25 @@ int store_webhook_attempts_each(struct store_txn *t, const char *endpoint_id, co
 /* Since when an endpoint has failed without a success in between (0: healthy). */
 int store_webhook_health_get(struct store_txn *t, const char *endpoint_id, int64_t *failing_since_us);
 int store_webhook_health_put(struct store_txn *t, const char *endpoint_id, int64_t failing_since_us);
+
+/* ---- plugins (store/proj_plugin_kv.c) ------------------------------------- */
+
+/* The `plugin_kv` projection: each Lua plugin's key-value storage per
+ * merchant and mode (docs/plugins.md "Key-value storage"), folded from
+ * plugin.kv_set {"plugin","key","value"} and plugin.kv_deleted
+ * {"plugin","key"}. A value is stored as its compact JSON text. Plugin names
+ * have 1..64 bytes, keys 1..STORE_PLUGIN_KV_KEY_BYTES_MAX. */
+#define STORE_PLUGIN_KV_KEY_BYTES_MAX 128u
+/* *value points into the map (valid until the txn ends); CS_ENOENT if absent. */
+int store_plugin_kv_get(struct store_txn *t, const char *plugin, const char *merchant_id, int livemode,
+                        const char *key, MDB_val *value);
+/* The plugin's keys for a merchant and mode in key order; fn returns nonzero to stop. */
+int store_plugin_kv_each(struct store_txn *t, const char *plugin, const char *merchant_id, int livemode,
+                         int (*fn)(void *ctx, const char *key, size_t klen, const MDB_val *value), void *ctx);
+/* on_event delivery: the last sequence a plugin has handled (delivery state,
+ * not a projection: replay does not rebuild it). CS_ENOENT if none yet. */
+int store_plugin_cursor_get(struct store_txn *t, const char *plugin, uint64_t *seq);
+int store_plugin_cursor_put(struct store_txn *t, const char *plugin, uint64_t seq);
 
 /* ---- fault injection (CAISSE_FAULTS builds) ------------------------------ */
 enum store_fault { STORE_FAULT_NONE, STORE_FAULT_COMMIT_FAIL, STORE_FAULT_APPEND_FAIL };

@@ -31,10 +31,13 @@ enum store_dbi {
     DBI_WEBHOOK_HEALTH,
     DBI_MAIL_OUTBOX,                   /* e-mails to spool, not a projection (store/mail.c) */
     DBI_PORTAL,                        /* projection portal (store/proj_portal.c) */
+    DBI_CUSTOMERS_BY_CONTACT,          /* projection customers (store/proj_customers.c) */
     DBI_OBJECTS,                       /* projection objects (store/proj_objects.c) */
     DBI_OBJECTS_BY_MERCHANT,
     DBI_PAYMENTS_BY_CARD,
     DBI_OBJECT_TOKENS,
+    DBI_PLUGIN_KV,                     /* projection plugin_kv (store/proj_plugin_kv.c) */
+    DBI_PLUGIN_CURSORS,                /* on_event delivery positions, not a projection (store/proj_plugin_kv.c) */
     DBI__COUNT
 };
 extern const char *const store_dbi_names[DBI__COUNT];
@@ -199,12 +202,15 @@ int proj_streams_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view 
 int proj_merchants_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_events_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+/* "email:<lower-case>" / "phone:<digits>" of a contact: 0, or -1 if empty or too long. */
+int store_customer_contact_key(const char *kind, const char *value, char out[261]);
 int proj_customers_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_test_clocks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_objects_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_portal_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_webhooks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+int proj_plugin_kv_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 
 /* proj_streams.c: current version of a stream (0 if none); a CS code. */
 int store_stream_version_raw(MDB_txn *txn, MDB_dbi streams, const char *aggregate_id,

@@ -3,7 +3,7 @@
 # missing ones, so it is quick when everything is there. Needs root (or sudo).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
-      libuv1-dev node-llhttp liblmdb-dev lmdb-utils liblua5.4-dev libmbedtls-dev libjansson-dev libjemalloc-dev libcurl4-openssl-dev
+      libuv1-dev node-llhttp liblmdb-dev lmdb-utils liblua5.4-dev libmbedtls-dev libjansson-dev libjemalloc-dev libcurl4-openssl-dev libmagic-dev
       python3 nodejs npm curl wrk nginx-light)
 missing=()
 for p in "${pkgs[@]}"; do

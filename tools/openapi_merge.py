@@ -21,7 +21,10 @@ def main():
     for path in sorted(glob.glob(os.path.join(ROOT, "web", "openapi.d", "*.json"))):
         with open(path) as f:
             frag = json.load(f)
-        doc.setdefault("paths", {}).update(frag.get("paths", {}))
+        # Per operation: two fragments may each bring a method of one path
+        # (POST /v1/payments and GET /v1/payments).
+        for route, item in frag.get("paths", {}).items():
+            doc.setdefault("paths", {}).setdefault(route, {}).update(item)
         for part, entries in frag.get("components", {}).items():
             doc.setdefault("components", {}).setdefault(part, {}).update(entries)
         names = {t["name"] for t in doc.get("tags", [])}

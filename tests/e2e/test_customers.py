@@ -109,7 +109,7 @@ class Matching(Base):
 
         cus = self.customer(api, cid)
         self.assertEqual(set(cus), {"id", "object", "livemode", "merchant", "first_name", "last_name", "email", "phone",
-                                    "id_document", "created", "orders"})
+                                    "id_document", "created", "orders", "payments"})
         self.assertEqual(cus["id"], cid)
         self.assertEqual(cus["object"], "customer")
         self.assertIs(cus["livemode"], False)

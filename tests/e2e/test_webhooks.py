@@ -487,7 +487,7 @@ class Endpoints(unittest.TestCase):
             ({"url": "https://token@example.com/", "enabled_events": ["*"]}, "url"),
             ({"url": "https://example.com/" + "a" * 2100, "enabled_events": ["*"]}, "url"),
             ({"url": "https://example.com/", "enabled_events": ["order.created", "order.exploded"]}, "enabled_events[1]"),
-            ({"url": "https://example.com/", "enabled_events": ["payment.*"]}, "enabled_events[0]"),
+            ({"url": "https://example.com/", "enabled_events": ["invoice.*"]}, "enabled_events[0]"),
             ({"url": "https://example.com/", "enabled_events": []}, "enabled_events"),
             ({"url": "https://example.com/", "enabled_events": "order.*"}, "enabled_events"),
             ({"url": "https://example.com/", "enabled_events": ["*", "*"]}, "enabled_events[1]"),

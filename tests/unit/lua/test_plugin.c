@@ -121,7 +121,7 @@ static int call(struct plugins *h, const char *name, const char *method, const c
 {
     json_t *req = json_pack("{s:s,s:s,s:{s:s,s:b}}", "method", method, "path", path, "merchant", "id", "mer_1",
                             "livemode", 0);
-    int rc = plugins_handle(h, name, method, path, "mer_1", 0, req, resp, d);
+    int rc = plugins_handle(h, name, method, path, "mer_1", 0, req, resp, NULL, d);
     json_decref(req);
     return rc;
 }
@@ -161,7 +161,7 @@ static void test_load_and_call(void)
         "caisse.route('GET', '/loop', function() while true do end end)\n"
         "caisse.route('GET', '/bomb', function() local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end end)\n"
         "caisse.route('GET', '/exec', function() return os.execute('true') end)\n"
-        "caisse.route('GET', '/badcmd', function() return {commands = {{op = 'refund', order = 'ord_A'}}} end)\n");
+        "caisse.route('GET', '/badcmd', function() return {commands = {{op = 'capture', order = 'ord_A'}}} end)\n");
 
     struct plugin_options o = {.dir = dir, .find = find_stub, .instructions_max = 200000,
                                .memory_bytes_max = 8u << 20};
