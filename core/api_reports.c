@@ -92,7 +92,7 @@ void api_reports_efficiency(struct req_ctx *rc)
         return;
     }
     w.t = &t;
-    err = store_merchant_events_each(&t, rc->merchant_id, rc->livemode, 0, 1, "payment.*", eff_visit, &w);
+    err = store_merchant_events_each(&t, rc->merchant_id, rc->livemode, 0, 1, "payment*", eff_visit, &w);   /* payment.* and payment_link.* */
     store_abort(&t);
     if (err || w.err || w.r.overflow) {
         eff_report_destroy(&w.r);

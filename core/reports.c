@@ -231,6 +231,13 @@ int eff_report_add(struct eff_report *r, const char *type, int64_t time_us, json
             return 0;
         ok = 1;
         amount = first_amount(doc);
+    } else if (strcmp(type, "payment_link.payment_failed") == 0) {
+        /* A card refused on a payment link's page: the payment stays open
+         * for another card, the attempt failed all the same. */
+        json_t *f = json_object_get(doc, "last_failure");
+        ok = 0;
+        amount = json_integer_value(json_object_get(doc, "amount"));
+        code = json_string_value(json_object_get(f, "code"));
     } else if (strcmp(type, "payment.charge_succeeded") == 0 || strcmp(type, "payment.charge_failed") == 0) {
         ok = strcmp(type, "payment.charge_succeeded") == 0;
         charge = 1;

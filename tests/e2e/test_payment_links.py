@@ -276,6 +276,12 @@ class PaymentLinks(unittest.TestCase):
         self.assertEqual((l2["status"], l2["failed_attempts"]), ("completed", 2))
         self.assertEqual(self.event_types(link["id"]), ["payment_link.created", "payment_link.payment_failed",
                                                         "payment_link.payment_failed", "payment_link.completed"])
+        # the efficiency report counts the two refused cards and the paying one
+        eff = self.api.get("/v1/reports/efficiency")
+        self.assertEqual(eff.status, 200, eff)
+        t = eff.json["totals"]
+        self.assertEqual((t["attempts"], t["succeeded"], t["failed"], t["amount_failed"]), (3, 1, 2, 2 * 4990), t)
+        self.assertEqual(sorted(c["code"] for c in eff.json["failures_by_code"]), ["do_not_honor", "insufficient_funds"])
 
     def test_merchant_risk_controls_apply(self):
         r = self.api.post("/v1/risk_settings", {"blocked_card_countries": ["BR"]})
