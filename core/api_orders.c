@@ -733,6 +733,17 @@ int orders_submit_command(struct app *app, const char *merchant_id, int livemode
         if (!rc && !(validated = json_pack("{s:o,s:I}", "lines", lines, "amount", (json_int_t)amount)))
             rc = cs_fail(d, CS_ENOMEM, "", "out of memory");
         exec = exec_cart;
+    } else if (strcmp(op, "return") == 0) {
+        /* {}: the whole order comes back (order_decide_return with no lines);
+         * otherwise the body of POST /v1/orders/{id}/returns, checked alike. */
+        json_t *lines = NULL;
+        if (json_object_size(body) == 0)
+            validated = json_object();
+        else if (!(rc = order_validate_return(body, &lines, d)))
+            validated = json_incref(body);
+        if (!rc && !validated)
+            rc = cs_fail(d, CS_ENOMEM, "", "out of memory");
+        exec = exec_return;
     } else {
         rc = cs_fail(d, CS_EPARAM, "op", "unknown command %s", op);
     }

@@ -462,6 +462,7 @@ struct pay_cmd {
     char payment_id[CS_ID_BYTES_MAX];
     struct card_facts card;
     json_t *policy;                     /* risk.decide's answer */
+    struct fee_quote quote;             /* fees.compute for what paying captures */
     char merchant_name[256];            /* for the receipt */
     struct pay_ctx p;                   /* loop thread only: what the answer page shows */
 };
@@ -551,6 +552,8 @@ static int exec_pay(struct store_txn *t, struct write_cmd *wc)
     json_t *pdata = NULL, *ldata = NULL;
     rc = risk ? payment_decide_pay(payment, &c->card, risk, c->cmd.now_us, &ptype, &pdata, &wc->diag) : CS_ENOMEM;
     json_decref(risk);
+    if (rc == 0)
+        rc = payment_price_capture(payment, pdata, &c->quote, &wc->diag);
     json_t *paid = json_object_get(pdata, "object");
     if (rc == 0 && strcmp(ptype, "payment.failed") == 0) {
         /* Not appended: the payment keeps waiting for a card. */
@@ -673,6 +676,14 @@ void api_pay_submit(struct req_ctx *rc)
         return;
     }
     json_t *policy = payments_policy_decide(rc, p.payment, &card, p.now_us);
+    struct fee_quote quote = {0};
+    json_t *cfacts = policy ? card_facts_json(&card) : NULL;
+    if (policy && payments_fee_quote(rc->app, p.merchant, rc->livemode, p.payment, cfacts,
+                                     payment_capture_amount(p.payment, -1), &quote, &rc->diag) != 0) {
+        json_decref(policy);
+        policy = NULL;
+    }
+    json_decref(cfacts);
     if (!policy) {
         v.kind = PAY_PAGE_ERROR;
         v.error = "The payment could not be processed right now. Please try again later.";
@@ -694,6 +705,7 @@ void api_pay_submit(struct req_ctx *rc)
     c->page = rc;
     c->card = card;
     c->policy = policy;
+    c->quote = quote;
     c->p = p;
     snprintf(c->merchant_name, sizeof c->merchant_name, "%s", merchant_name_of(p.merchant));
     snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", sget(p.link, "id"));

@@ -11,6 +11,7 @@
 #include "core/objects.h"
 #include "core/command.h"
 #include "core/customer_link.h"
+#include "core/disputes.h"
 #include "core/json_in.h"
 #include "core/ids.h"
 #include "core/clock.h"
@@ -25,6 +26,7 @@ struct payment_cmd {
     int has_card;
     json_t *policy;              /* risk.decide's answer: {"decision", "rule"} */
     int64_t amount;              /* capture, amount update: -1 none */
+    struct fee_quote quote;      /* fees.compute for what the command captures */
 };
 
 static void payment_cmd_free_extra(struct command *cmd)
@@ -191,6 +193,35 @@ static json_t *risk_decide(struct store_txn *t, struct payment_cmd *c, int64_t a
     return payments_risk_decide(t, c->cmd.merchant_id, c->cmd.livemode, &c->card, c->policy, amount, c->cmd.now_us);
 }
 
+/* ---- fees ---------------------------------------------------------------------------- */
+
+int payments_fee_quote(struct app *app, json_t *merchant, int livemode, json_t *payment, json_t *card,
+                       int64_t amount, struct fee_quote *q, struct cs_diag *d)
+{
+    memset(q, 0, sizeof *q);
+    if (amount <= 0)
+        return 0;
+    json_t *input = json_pack("{s:s,s:I,s:O,s:{s:O,s:O},s:b,s:{s:O,s:O},s:{s:O?,s:O?,s:O?}}", "kind", "payment",
+                              "amount", (json_int_t)amount, "currency", json_object_get(payment, "currency"),
+                              "merchant", "id", json_object_get(merchant, "id"), "country",
+                              json_object_get(merchant, "country"), "livemode", livemode, "payment", "type",
+                              json_object_get(payment, "type"), "channel", json_object_get(payment, "channel"),
+                              "card", "country", json_object_get(card, "country"), "funding",
+                              json_object_get(card, "funding"), "brand", json_object_get(card, "brand"));
+    json_t *out = NULL;
+    int err = input ? policy_call(app->policy, "fees.compute", input, &out, d)
+                    : cs_fail(d, CS_ENOMEM, "", "out of memory");
+    json_decref(input);
+    if (err == 0)
+        err = dispute_fees_read(out, &q->fee, &q->vat, d);
+    json_decref(out);
+    if (err == 0) {
+        q->set = 1;
+        q->amount = amount;
+    }
+    return err;
+}
+
 /* ---- create ------------------------------------------------------------------------ */
 
 /* A failed payment is recorded (rejects are listed) and answered 402 with
@@ -238,9 +269,10 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
     rc = payment_decide_create(draft, c->has_card ? &c->card : NULL, risk, c->cmd.object_id, c->cmd.merchant_id,
                                    c->cmd.livemode, c->cmd.actor, c->cmd.now_us, &type, &data, &wc->diag);
     json_decref(risk);
-    if (rc == 0) {
+    if (rc == 0)
+        rc = payment_price_capture(NULL, data, &c->quote, &wc->diag);
+    if (rc == 0)
         rc = object_append(t, &c->cmd, type, data);
-    }
     json_decref(data);
     if (rc)
         return write_cmd_fail(wc, rc);
@@ -254,7 +286,11 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
 static int prepare_card(struct req_ctx *rc, struct payment_cmd *c, json_t *draft)
 {
     c->policy = payments_policy_decide(rc, draft, &c->card, c->cmd.now_us);
-    if (!c->policy) {
+    json_t *card = c->policy ? card_facts_json(&c->card) : NULL;
+    int err = !c->policy || payments_fee_quote(rc->app, req_merchant(rc), rc->livemode, draft, card,
+                                               payment_capture_amount(draft, -1), &c->quote, &rc->diag);
+    json_decref(card);
+    if (err) {
         respond_error(rc);
         return -1;
     }
@@ -309,7 +345,10 @@ void api_payments_create(struct req_ctx *rc)
 static int change_capture(struct command *cmd, json_t *doc, const char **type, json_t **data)
 {
     struct payment_cmd *c = (struct payment_cmd *)cmd;
-    return payment_decide_capture(doc, c->amount, c->cmd.now_us, type, data, &c->cmd.base.diag);
+    int rc = payment_decide_capture(doc, c->amount, c->cmd.now_us, type, data, &c->cmd.base.diag);
+    if (rc == 0 && (rc = payment_price_capture(doc, *data, &c->quote, &c->cmd.base.diag)))
+        json_decref(*data);
+    return rc;
 }
 static int exec_capture(struct store_txn *t, struct write_cmd *wc)
 {
@@ -346,6 +385,26 @@ static int path_payment_id(struct req_ctx *rc)
     return -1;
 }
 
+/* The fee of what a capture would capture, priced on the payment as it is
+ * now; the writer refuses (409, retry) if the payment moved meanwhile. */
+static int quote_capture(struct req_ctx *rc, int64_t amount, struct fee_quote *q)
+{
+    memset(q, 0, sizeof *q);
+    json_t *doc = NULL;
+    struct store_txn t;
+    int err = store_read_begin(rc->app->store, &t);
+    if (err == 0) {
+        err = object_load_own(&t, rc->params[0], rc->merchant_id, rc->livemode, &doc);
+        store_abort(&t);
+    }
+    if (err)
+        return 0;   /* the writer answers: no such payment */
+    err = payments_fee_quote(rc->app, req_merchant(rc), rc->livemode, doc, json_object_get(doc, "card"),
+                             payment_capture_amount(doc, amount), q, &rc->diag);
+    json_decref(doc);
+    return err;
+}
+
 static void submit_change(struct req_ctx *rc, write_exec_fn exec, json_t *params, int64_t amount)
 {
     if (path_payment_id(rc)) {
@@ -355,6 +414,12 @@ static void submit_change(struct req_ctx *rc, write_exec_fn exec, json_t *params
     struct payment_cmd *c = payment_cmd_new(rc, exec);
     if (!c) {
         json_decref(params);
+        return;
+    }
+    if (exec == exec_capture && quote_capture(rc, amount, &c->quote) != 0) {
+        json_decref(params);
+        command_free(&c->cmd);
+        respond_error(rc);
         return;
     }
     snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", rc->params[0]);
@@ -551,7 +616,14 @@ static int decide_charge(json_t *doc, int64_t now_us, json_t *prepared, const ch
 {
     json_t *after = json_object_get(prepared, "retry_after_hours");
     int64_t retry = json_is_integer(after) ? json_integer_value(after) * HOUR_US : -1;
-    return payment_decide_charge(doc, now_us, retry, type, data, d);
+    json_t *qj = json_object_get(prepared, "quote");
+    struct fee_quote q = {.set = json_is_object(qj), .amount = json_integer_value(json_object_get(qj, "amount")),
+                          .fee = json_integer_value(json_object_get(qj, "fee")),
+                          .vat = json_integer_value(json_object_get(qj, "vat"))};
+    int rc = payment_decide_charge(doc, now_us, retry, type, data, d);
+    if (rc == 0 && (rc = payment_price_capture(doc, *data, &q, d)))
+        json_decref(*data);
+    return rc;
 }
 
 int payment_job_charge(struct store_txn *t, const struct sched_job *j, int64_t time_us, json_t *prepared,
@@ -579,13 +651,30 @@ json_t *payment_job_charge_prepare(struct app *app, const struct sched_job *j, i
     json_t *input = json_pack("{s:i,s:O,s:O,s:O,s:b,s:s}", "attempt", payment_next_charge_attempt(doc), "type",
                               json_object_get(doc, "type"), "amount", json_object_get(doc, "amount"), "currency",
                               json_object_get(doc, "currency"), "livemode", j->livemode, "merchant", j->merchant_id);
-    json_decref(doc);
     json_t *out = NULL;
     struct cs_diag d = {0};
     if (!input || policy_call(app->policy, "payments.retry", input, &out, &d) != 0) {
         fprintf(stderr, "caisse: payments.retry failed: %s\n", d.message);
-        out = NULL;
+        out = json_object();
     }
     json_decref(input);
+    /* The charge's fee, priced now: without it the charge does not run (the
+     * writer refuses a capture it cannot price) and the job is tried again. */
+    struct fee_quote q;
+    json_t *merchant = NULL;
+    if (store_read_begin(app->store, &t) == 0) {
+        if (store_merchant_get(&t, j->merchant_id, &v) == 0)
+            merchant = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        store_abort(&t);
+    }
+    memset(&d, 0, sizeof d);
+    if (out && merchant && payments_fee_quote(app, merchant, j->livemode, doc, json_object_get(doc, "card"),
+                                              payment_capture_amount(doc, -1), &q, &d) == 0 && q.set)
+        json_object_set_new(out, "quote", json_pack("{s:I,s:I,s:I}", "amount", (json_int_t)q.amount, "fee",
+                                                   (json_int_t)q.fee, "vat", (json_int_t)q.vat));
+    else if (d.err)
+        fprintf(stderr, "caisse: fees.compute failed for %s: %s\n", j->aggregate_id, d.message);
+    json_decref(merchant);
+    json_decref(doc);
     return out;
 }

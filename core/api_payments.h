@@ -26,6 +26,13 @@ json_t *payments_policy_decide(struct req_ctx *rc, json_t *draft, const struct c
 json_t *payments_risk_decide(struct store_txn *t, const char *merchant_id, int livemode,
                              const struct card_facts *card, json_t *policy, int64_t amount, int64_t now_us);
 
+/* fees.compute for what a payment captures now (loop thread): `payment` is
+ * the payment or its draft (currency, type, channel), `card` its card facts
+ * (JSON), `amount` what is captured (0: nothing, q->set stays 0). */
+struct fee_quote;
+int payments_fee_quote(struct app *app, json_t *merchant, int livemode, json_t *payment, json_t *card,
+                       int64_t amount, struct fee_quote *q, struct cs_diag *d);
+
 /* Jobs of core/jobs.c. */
 int payment_job_expire(struct store_txn *t, const struct sched_job *j, int64_t time_us, json_t *prepared,
                        struct cs_diag *d);

@@ -29,7 +29,8 @@ int plugin_commands_run(struct app *app, const char *merchant_id, int livemode, 
                         void *ctx);
 
 /* One order command as the merchant (core/api_orders.c): op is "confirm",
- * "cancel", "ship" or "cart", params its body as the API takes it (NULL: {}).
+ * "cancel", "ship", "cart" or "return", params its body as the API takes it
+ * (NULL: {}; a `return` with {} gives the whole order up, see orders.h).
  * Returns 0 and later calls done(ctx, status, body, len) on the loop thread
  * with the API's answer (the order, or an error body); or returns an error
  * (validation, queue full) with d filled, and done is not called. */

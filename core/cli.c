@@ -399,10 +399,28 @@ int cli_replay(int argc, char **argv)
     return 0;
 }
 
+/* caisse audit ledger: every merchant's postings sum to zero per currency. */
+static int audit_ledger(struct store *s)
+{
+    struct store_txn t;
+    uint64_t unbalanced = 0;
+    int rc = store_read_begin(s, &t);
+    if (rc == 0) {
+        rc = store_ledger_check(&t, stdout, &unbalanced);
+        store_abort(&t);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "caisse: audit: the ledger could not be read: %s\n", cs_err_code(rc));
+        return 1;
+    }
+    return unbalanced ? 1 : 0;
+}
+
 int cli_audit(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "verify") != 0) {
-        fprintf(stderr, "caisse: usage: caisse audit verify [--data DIR]\n");
+    int ledger = argc >= 1 && strcmp(argv[0], "ledger") == 0;
+    if (argc < 1 || (strcmp(argv[0], "verify") != 0 && !ledger)) {
+        fprintf(stderr, "caisse: usage: caisse audit verify|ledger [--data DIR]\n");
         return 2;
     }
     argc--, argv++;
@@ -413,6 +431,11 @@ int cli_audit(int argc, char **argv)
     struct store *s = open_store(data_dir(argc, argv), 1);
     if (!s)
         return 1;
+    if (ledger) {
+        int lrc = audit_ledger(s);
+        store_close(s);
+        return lrc;
+    }
     uint64_t count = 0, bad = 0;
     struct cs_diag d = {0};
     int rc = store_audit_verify(s, &count, &bad, &d);

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -50,4 +51,17 @@ int clock_parse_date(const char *s, int *y, int *m, int *d)
         return -1;
     *y = yy; *m = mm; *d = dd;
     return 0;
+}
+
+int64_t clock_parse_rfc3339(const char *s)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    char frac[8];
+    if (!s || strlen(s) != 27 ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6[0-9]Z%n", &y, &mo, &d, &h, &mi, &sec, frac, &n) != 7 || n != 27 ||
+        strlen(frac) != 6 || mo < 1 || mo > 12 || d < 1 || d > clock_days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 59)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    return (int64_t)timegm(&tm) * 1000000 + atoi(frac);
 }

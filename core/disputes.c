@@ -17,19 +17,6 @@ const char *const dispute_statuses[] = {"open", "sending", "evidence_sent", "und
 
 /* ---- time ------------------------------------------------------------------------ */
 
-int64_t dispute_parse_time(const char *s)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    char frac[8];
-    if (!s || strlen(s) != 27 ||
-        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6[0-9]Z%n", &y, &mo, &d, &h, &mi, &sec, frac, &n) != 7 || n != 27 ||
-        strlen(frac) != 6 || mo < 1 || mo > 12 || d < 1 || d > clock_days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 59)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    return (int64_t)timegm(&tm) * 1000000 + atoi(frac);
-}
-
 int64_t dispute_add_months(int64_t us, int months)
 {
     time_t t = (time_t)(us / 1000000);
@@ -63,7 +50,7 @@ int dispute_disputable(json_t *payment, int64_t now_us, int64_t *amount, struct 
     if (captured - refunded <= 0)
         return cs_fail(d, CS_ESTATE, "payment", "payment %s was refunded in full: nothing is left to dispute", id);
     json_t *first = json_array_get(json_object_get(payment, "captures"), 0);
-    int64_t at = dispute_parse_time(json_string_value(json_object_get(first, "captured_at")));
+    int64_t at = clock_parse_rfc3339(json_string_value(json_object_get(first, "captured_at")));
     if (at < 0)
         return cs_fail(d, CS_ECORRUPT, "payment", "payment %s has no readable capture time", id);
     int64_t until = dispute_add_months(at, DISPUTE_WINDOW_MONTHS);
@@ -91,12 +78,14 @@ int dispute_fees_read(json_t *out, int64_t *fee, int64_t *vat, struct cs_diag *d
 }
 
 /* A line of the dispute's balance history: one movement of the merchant's
- * balance, its parts signed as the movement is. */
+ * balance, as the ledger shows it (docs/ledger.md): the amount signed as the
+ * balance sees it, the fee and its VAT positive when charged and negative
+ * when given back, net = amount - fee - vat. */
 static json_t *balance_line(const char *type, int64_t sign, int64_t amount, int64_t fee, int64_t vat, int64_t net,
                             int64_t now_us)
 {
     json_t *l = json_pack("{s:s,s:I,s:I,s:I,s:I}", "type", type, "amount", (json_int_t)(sign * amount), "fee",
-                          (json_int_t)(sign * fee), "vat", (json_int_t)(sign * vat), "net", (json_int_t)net);
+                          (json_int_t)(-sign * fee), "vat", (json_int_t)(-sign * vat), "net", (json_int_t)net);
     if (l)
         doc_set_time(l, "created", now_us);
     return l;
@@ -194,7 +183,7 @@ static int require_open(json_t *doc, int64_t now_us, const char *what, struct cs
     if (!doc_is(doc, "status", "open"))
         return cs_fail(d, CS_ESTATE, "id", "dispute %s is %s: %s only while it is open", doc_str(doc, "id"),
                        doc_str(doc, "status"), what);
-    int64_t due = dispute_parse_time(json_string_value(json_object_get(doc, "evidence_due_at")));
+    int64_t due = clock_parse_rfc3339(json_string_value(json_object_get(doc, "evidence_due_at")));
     if (due < 0)
         return cs_fail(d, CS_ECORRUPT, "id", "dispute %s has no readable evidence deadline", doc_str(doc, "id"));
     if (now_us >= due)
@@ -368,7 +357,7 @@ int dispute_decide_advance(json_t *doc, int64_t now_us, const char **type, json_
 
 int dispute_decide_expire(json_t *doc, int64_t now_us, const char **type, json_t **data, struct cs_diag *d)
 {
-    int64_t due = dispute_parse_time(json_string_value(json_object_get(doc, "evidence_due_at")));
+    int64_t due = clock_parse_rfc3339(json_string_value(json_object_get(doc, "evidence_due_at")));
     if (!doc_is(doc, "status", "open") || due < 0 || now_us < due)
         return cs_fail(d, CS_ESTATE, "", "nothing to expire");
     json_t *n = doc_next_version(doc, now_us);

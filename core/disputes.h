@@ -14,6 +14,7 @@
  * open -> accepted | expired; not_contestable -> accepted. */
 #include <stdint.h>
 #include <jansson.h>
+#include "core/clock.h"
 #include "core/errors.h"
 
 #define DISPUTE_WINDOW_MONTHS          13                          /* after the payment's first capture */
@@ -75,10 +76,6 @@ int dispute_decide_resolve(json_t *doc, const char *outcome, int64_t now_us, con
  * under_review; dispute.expire: open past its deadline -> expired. */
 int dispute_decide_advance(json_t *doc, int64_t now_us, const char **type, json_t **data, struct cs_diag *d);
 int dispute_decide_expire(json_t *doc, int64_t now_us, const char **type, json_t **data, struct cs_diag *d);
-
-/* "YYYY-MM-DDTHH:MM:SS.ffffffZ" (clock_format_rfc3339's form) to
- * microseconds; -1 if malformed. */
-int64_t dispute_parse_time(const char *s);
 /* us plus `months` calendar months (the day clamped to the month's last). */
 int64_t dispute_add_months(int64_t us, int months);
 

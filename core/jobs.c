@@ -5,6 +5,7 @@
 #include "core/api_payment_links.h"
 #include "core/api_disputes.h"
 #include "core/api_refunds.h"
+#include "core/api_payouts.h"
 
 const struct job_kind job_kinds[] = {
     {"payment.expire", NULL, payment_job_expire},
@@ -15,5 +16,7 @@ const struct job_kind job_kinds[] = {
     {"dispute.simulate", dispute_job_simulate_prepare, dispute_job_simulate},
     {"dispute.advance", NULL, dispute_job_advance},
     {"dispute.expire", NULL, dispute_job_expire},
+    {"payout.run", payout_job_run_prepare, payout_job_run},
+    {"payout.advance", NULL, payout_job_advance},
     {NULL, NULL, NULL},
 };

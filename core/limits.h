@@ -41,7 +41,7 @@ _Static_assert(CS_HTTP_BODY_BYTES_MAX <= CS_ARENA_BYTES_MAX, "a body fits the ar
 /* Store (store/). */
 #define CS_STORE_MAP_BYTES_INITIAL     (64ull << 20)   /* grows on demand */
 #define CS_STORE_MAP_BYTES_MAX_DEFAULT (64ull << 30)
-#define CS_STORE_MAX_DBS               32u
+#define CS_STORE_MAX_DBS               64u
 #define CS_STORE_MAX_READERS           126u
 #define CS_EVENT_TYPE_BYTES_MAX        64u
 #define CS_ID_BYTES_MAX                48u             /* "ord_" + 26 chars, with room */

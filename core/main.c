@@ -14,10 +14,12 @@ static void usage(FILE *f)
             "  caisse merchant create --name NAME --country CC [--setup-fee MINOR] [--credit-intermediary]\n"
             "                 [--data DIR]\n"
             "  caisse replay  [--data DIR]\n"
-            "  caisse audit verify [--data DIR]\n"
+            "  caisse audit verify|ledger [--data DIR]\n"
             "  caisse events dump [--data DIR] [--merchant ID] [--type T] [--from SEQ] [--to SEQ]\n"
             "                     [--since TIME] [--until TIME]   (Unix seconds or RFC 3339 UTC)\n"
             "  caisse plugin test DIR   (runs the plugin's tests/*.lua against an in-memory host)\n"
+            "  caisse sepa transfer-file --merchant ID [--live] [--amount MINOR] [--out FILE] [--data DIR] ...\n"
+            "                 (a pain.001 credit-transfer file paying the merchant's bank account; records nothing)\n"
             "--data defaults to $CAISSE_DATA, then ./data\n");
 }
 
@@ -34,6 +36,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "audit") == 0) return cli_audit(argc - 2, argv + 2);
     if (strcmp(cmd, "events") == 0) return cli_events(argc - 2, argv + 2);
     if (strcmp(cmd, "plugin") == 0) return cli_plugin(argc - 2, argv + 2);
+    if (strcmp(cmd, "sepa") == 0) return cli_sepa(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);
         return 0;

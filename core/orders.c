@@ -929,12 +929,31 @@ int order_validate_return(json_t *body, json_t **lines, struct cs_diag *d)
     return 0;
 }
 
-int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const char *refund_id,
-                        const char *at, json_t **data, struct cs_diag *d)
+/* What a return of the whole order brings back: every product line's shipped
+ * quantity not yet returned ({reference, quantity} like a return request).
+ * New reference; an empty array when nothing shipped is left. */
+static json_t *shipped_lines(json_t *doc)
 {
-    const char *st = json_string_value(json_object_get(doc, "status"));
-    if (!st || (strcmp(st, "partially_shipped") != 0 && strcmp(st, "shipped") != 0 && strcmp(st, "completed") != 0))
-        return cs_fail(d, CS_ESTATE, "", "only shipped goods can be returned; this order is %s", st ? st : "unknown");
+    json_t *out = json_array(), *line;
+    size_t i;
+    json_array_foreach(json_object_get(doc, "lines"), i, line) {
+        const char *type = json_string_value(json_object_get(line, "type"));
+        json_int_t shipped = json_integer_value(json_object_get(line, "quantity_shipped"));
+        if (type && strcmp(type, "product") == 0 && shipped > 0 &&
+            json_array_append_new(out, json_pack("{s:O,s:I}", "reference", json_object_get(line, "reference"),
+                                                 "quantity", shipped))) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* lines: what comes back (validated by order_validate_return); whole: the
+ * order is given up entirely, so what was never shipped is dropped too. */
+static int decide_return(json_t *doc, const char *st, json_t *lines, int whole, const char *return_id,
+                         const char *refund_id, const char *at, json_t **data, struct cs_diag *d)
+{
     json_t *out = json_array(), *new_lines = json_deep_copy(json_object_get(doc, "lines"));
     int64_t value = 0;
     size_t i;
@@ -967,9 +986,15 @@ int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const
         json_array_append_new(out, json_pack("{s:s,s:I,s:I}", "reference", ref, "quantity", qty,
                                              "amount", (json_int_t)(qty * price)));
     }
+    json_t *line;
+    if (whole)   /* nothing more will ship: the quantities never shipped leave the order too */
+        json_array_foreach(new_lines, i, line) {
+            const char *type = json_string_value(json_object_get(line, "type"));
+            if (type && strcmp(type, "product") == 0)
+                json_object_set_new(line, "quantity", json_integer(0));
+        }
     /* Full return: no product is left. Everything paid goes back. */
     int full = 1;
-    json_t *line;
     json_array_foreach(new_lines, i, line) {
         const char *type = json_string_value(json_object_get(line, "type"));
         if (type && strcmp(type, "product") == 0 && json_integer_value(json_object_get(line, "quantity")) > 0)
@@ -1009,6 +1034,24 @@ int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const
     if (*data)   /* the pending charge follows the new schedule (none after a full return) */
         json_object_set_new(*data, "next_charge", full ? json_null() : next_charge_of(doc, schedule, 0));
     return *data ? 0 : CS_ENOMEM;
+}
+
+int order_decide_return(json_t *doc, json_t *lines, const char *return_id, const char *refund_id,
+                        const char *at, json_t **data, struct cs_diag *d)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    if (!st || (strcmp(st, "partially_shipped") != 0 && strcmp(st, "shipped") != 0 && strcmp(st, "completed") != 0))
+        return cs_fail(d, CS_ESTATE, "", "only shipped goods can be returned; this order is %s", st ? st : "unknown");
+    if (lines)
+        return decide_return(doc, st, lines, 0, return_id, refund_id, at, data, d);
+    json_t *all = shipped_lines(doc);
+    if (!all)
+        return cs_fail(d, CS_ENOMEM, "", "out of memory");
+    int rc = json_array_size(all) == 0
+                 ? cs_fail(d, CS_ESTATE, "", "nothing shipped is left to return on this order")
+                 : decide_return(doc, st, all, 1, return_id, refund_id, at, data, d);
+    json_decref(all);
+    return rc;
 }
 
 /* ---- early payoff ------------------------------------------------------------------ */

@@ -70,7 +70,12 @@ int order_decide_charge(json_t *doc, int64_t now_us, const char **type, json_t *
  *
  * order_validate_cart: the body {"lines": [...], "amount"} of a cart edit,
  * the same line rules as checkout; *lines is a new array.
- * order_decide_cart_edit / order_decide_return: the event data (new ref). */
+ * order_decide_cart_edit / order_decide_return: the event data (new ref).
+ * order_decide_return with lines NULL gives the whole order up (the plugins'
+ * `return` command with no lines, a platform's "refunded"): every shipped
+ * unit not yet returned comes back, units never shipped are dropped, so it is
+ * a full return (status returned, everything paid refunded, the schedule
+ * stopped); CS_ESTATE if nothing shipped is left to return. */
 int order_validate_cart(json_t *body, json_t **lines, int64_t *amount, struct cs_diag *d);
 int order_decide_cart_edit(json_t *doc, json_t *lines, int64_t amount, const char *refund_id,
                            const char *at, json_t **data, struct cs_diag *d);

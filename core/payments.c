@@ -604,3 +604,60 @@ int payment_decide_charge(json_t *doc, int64_t now_us, int64_t retry_after_us, c
     *data = doc_event_data(n, json_pack("{s:o}", "payment.charge", next), NULL);
     return *data ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }
+
+/* ---- fees on captures ---------------------------------------------------------------- */
+
+int64_t payment_capture_amount(json_t *doc, int64_t amount)
+{
+    json_t *charges = json_object_get(doc, "charges");
+    if (json_is_array(charges)) {
+        json_t *ch = next_charge(doc);
+        return ch ? doc_int(ch, "amount") : 0;
+    }
+    if (doc_is(doc, "status", "requires_payment") || !json_object_get(doc, "status"))
+        return doc_is(doc, "type", "at_order") ? doc_int(doc, "amount") : 0;
+    if (amount >= 0)
+        return amount;
+    return doc_int(doc, "amount_authorized") - doc_int(doc, "amount_captured");
+}
+
+void payout_schedule_id(const char *merchant_id, int livemode, char *out, size_t cap)
+{
+    snprintf(out, cap, "pos_%s_%c", merchant_id, livemode ? 'l' : 't');
+}
+
+int64_t payout_run_time(int64_t us)
+{
+    const int64_t day = 86400LL * 1000000, hour = 3600LL * 1000000;
+    int64_t run = (us / day) * day + PAYOUT_RUN_HOUR_UTC * hour;
+    return run >= us ? run : run + day;
+}
+
+int payment_price_capture(json_t *before, json_t *data, const struct fee_quote *q, struct cs_diag *d)
+{
+    json_t *after = json_object_get(data, "object");
+    size_t had = json_array_size(json_object_get(before, "captures"));
+    json_t *caps = json_object_get(after, "captures");
+    if (json_array_size(caps) <= had)
+        return 0;   /* nothing captured: nothing to price */
+    json_t *cap = json_array_get(caps, had);
+    if (json_array_size(caps) != had + 1 || !q || !q->set || q->amount != doc_int(cap, "amount"))
+        return cs_fail(d, CS_ECONFLICT, "", "the payment changed while its fee was priced: retry the request");
+    json_object_set_new(cap, "fee", json_integer(q->fee));
+    json_object_set_new(cap, "vat", json_integer(q->vat));
+    /* The merchant's payout run, once the hold ends (the ledger makes the
+     * capture available then: store/proj_ledger.c). */
+    int64_t at = clock_parse_rfc3339(json_string_value(json_object_get(cap, "captured_at")));
+    if (at < 0)
+        return cs_fail(d, CS_EINTERNAL, "", "the capture has no readable time");
+    char sid[CS_ID_BYTES_MAX + 8];
+    payout_schedule_id(doc_str(after, "merchant"), json_is_true(json_object_get(after, "livemode")), sid, sizeof sid);
+    json_t *related = json_object_get(data, "related");
+    if (!json_is_array(related)) {
+        related = json_array();
+        json_object_set_new(data, "related", related);
+    }
+    json_array_append_new(related, json_pack("{s:s,s:{s:I}}", "id", sid, "jobs_earliest", "payout.run",
+                                             (json_int_t)payout_run_time(at + PAYMENT_HOLD_US)));
+    return 0;
+}

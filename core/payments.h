@@ -70,6 +70,33 @@ int payment_decide_cancel(json_t *doc, const char *reason, int64_t now_us, const
 int payment_decide_amount(json_t *doc, int64_t amount, int64_t now_us, const char **type, json_t **data,
                           struct cs_diag *d);
 
+/* Fees (docs/ledger.md): each capture (at order, a partial or full
+ * capture, a split or deposit charge) is priced by the Lua policy
+ * fees.compute on the loop thread before the command runs; the writer then
+ * records the quote on the capture it makes. */
+struct fee_quote {
+    int set;
+    int64_t amount;              /* the captured amount the quote prices */
+    int64_t fee, vat;            /* minor units, in the payment's currency */
+};
+/* The amount a create (at order: all; split/deposit: the first charge) or a
+ * capture (`amount`, -1: what remains or the next charge) of `doc` would
+ * capture, 0 if none. */
+int64_t payment_capture_amount(json_t *doc, int64_t amount);
+/* For the event `data` just decided (data.object: the payment after it): puts
+ * the quote on the capture it made beyond `before` (NULL for a new payment),
+ * and asks for the merchant's payout run once the capture's hold ends
+ * (data.related: the payout schedule's job, at the earliest; docs/payouts.md).
+ * CS_ECONFLICT if a capture was made that the quote does not price (the
+ * payment moved between pricing and deciding: retry). */
+#define PAYMENT_HOLD_US (7LL * 86400 * 1000000)   /* captures are held 7 days (seed 003) */
+#define PAYOUT_RUN_HOUR_UTC 6
+int payment_price_capture(json_t *before, json_t *data, const struct fee_quote *q, struct cs_diag *d);
+/* The payout schedule object of a merchant and mode: "pos_<merchant id>_<t|l>". */
+void payout_schedule_id(const char *merchant_id, int livemode, char *out, size_t cap);
+/* 06:00 UTC of the day of `us`, or of the next day if that is past. */
+int64_t payout_run_time(int64_t us);
+
 /* Jobs. Expiry of an authorization; the next scheduled charge (split,
  * deposit) with retry_after_us the delay before the next attempt if this one
  * fails (< 0: no further attempt). CS_ESTATE when the job is stale. */

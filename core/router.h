@@ -71,6 +71,22 @@ void api_payment_links_get(struct req_ctx *rc);
 void api_payment_links_deactivate(struct req_ctx *rc);
 void api_pay_page(struct req_ctx *rc);
 void api_pay_submit(struct req_ctx *rc);
+/* balance */
+void api_balance_get(struct req_ctx *rc);
+void api_balance_transactions(struct req_ctx *rc);
+/* bank account */
+void api_bank_account_get(struct req_ctx *rc);
+void api_bank_account_set(struct req_ctx *rc);
+/* payouts */
+void api_payouts_create(struct req_ctx *rc);
+void api_payouts_list(struct req_ctx *rc);
+void api_payouts_get(struct req_ctx *rc);
+void api_payouts_transfer_file(struct req_ctx *rc);
+/* payout reports and the fee invoice */
+void api_payout_report_pdf(struct req_ctx *rc);
+void api_payout_report_xlsx(struct req_ctx *rc);
+void api_reports_fees_pdf(struct req_ctx *rc);
+void api_payout_schedule_get(struct req_ctx *rc);
 /* risk settings and reports */
 void api_risk_settings_get(struct req_ctx *rc);
 void api_risk_settings_update(struct req_ctx *rc);

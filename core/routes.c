@@ -68,6 +68,24 @@ const struct route routes[] = {
     /* the hosted page: the token is the credential; the form is urlencoded (checked by the handler) */
     {"GET",  "/pay/{token}",               api_pay_page,       ROUTE_PUBLIC, "getPaymentPage"},
     {"POST", "/pay/{token}",               api_pay_submit,     ROUTE_PUBLIC | ROUTE_WRITE, "submitPaymentPage"},
+    /* the merchant's balance (core/api_balance.c) */
+    {"GET",  "/v1/balance",                api_balance_get,    ROUTE_MERCHANT, "getBalance"},
+    {"GET",  "/v1/balance_transactions",   api_balance_transactions, ROUTE_MERCHANT, "listBalanceTransactions"},
+    /* bank account (core/api_bank_account.c) */
+    {"GET",  "/v1/bank_account",           api_bank_account_get, ROUTE_MERCHANT, "getBankAccount"},
+    {"POST", "/v1/bank_account",           api_bank_account_set,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "setBankAccount"},
+    /* payouts (core/api_payouts.c) */
+    {"POST", "/v1/payouts",                api_payouts_create,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "createPayout"},
+    {"GET",  "/v1/payouts",                api_payouts_list,   ROUTE_MERCHANT, "listPayouts"},
+    {"GET",  "/v1/payouts/{id}",           api_payouts_get,    ROUTE_MERCHANT, "getPayout"},
+    {"GET",  "/v1/payouts/{id}/transfer_file", api_payouts_transfer_file, ROUTE_MERCHANT, "getPayoutTransferFile"},
+    /* payout reports and the fee invoice (core/api_payout_reports.c) */
+    {"GET",  "/v1/payouts/{id}/report.pdf", api_payout_report_pdf, ROUTE_MERCHANT, "getPayoutReportPdf"},
+    {"GET",  "/v1/payouts/{id}/report.xlsx", api_payout_report_xlsx, ROUTE_MERCHANT, "getPayoutReportXlsx"},
+    {"GET",  "/v1/reports/fees.pdf",       api_reports_fees_pdf, ROUTE_MERCHANT, "getFeeInvoicePdf"},
+    {"GET",  "/v1/payout_schedule",        api_payout_schedule_get, ROUTE_MERCHANT, "getPayoutSchedule"},
     /* risk settings and reports (core/api_risk.c, core/api_reports.c) */
     {"GET",  "/v1/risk_settings",          api_risk_settings_get, ROUTE_MERCHANT, "getRiskSettings"},
     {"POST", "/v1/risk_settings",          api_risk_settings_update,

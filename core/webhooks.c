@@ -74,8 +74,16 @@ const char *const webhook_event_types[] = {
     "payment_link.payment_failed",
     "payment_link.expired",
     "payment_link.deactivated",
+    /* payouts */
+    "payout.created",
+    "payout.in_transit",
+    "payout.paid",
+    "payout.failed",
+    "payout_schedule.ran",
     /* risk settings */
     "risk_settings.updated",
+    /* bank account */
+    "bank_account.updated",
     "customer.created",
     "customer.otp_requested",
     "customer.otp_failed",

@@ -652,6 +652,7 @@ static const struct { const char *op, *field, *prefix; } command_ops[] = {
     {"cancel", "order", "ord_"},
     {"ship", "order", "ord_"},
     {"cart", "order", "ord_"},
+    {"return", "order", "ord_"},
     {"refund", "payment", "pay_"},
     {NULL, NULL, NULL},
 };
@@ -678,7 +679,7 @@ int plugin_check_commands(json_t *holder, char *err, size_t cap)
         while (op && command_ops[k].op && strcmp(command_ops[k].op, op) != 0)
             k++;
         if (!json_is_object(v) || !op || !command_ops[k].op) {
-            snprintf(err, cap, "commands[%zu].op must be \"ship\", \"confirm\", \"cancel\", \"cart\" or \"refund\"", i);
+            snprintf(err, cap, "commands[%zu].op must be \"ship\", \"confirm\", \"cancel\", \"cart\", \"return\" or \"refund\"", i);
             return -1;
         }
         const char *field = command_ops[k].field;

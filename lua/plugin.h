@@ -113,7 +113,8 @@ const char *plugins_name(const struct plugins *p, unsigned i);
  * (borrowed; its "params" member is set from the route pattern). On success
  * *response is a validated object {status, body?, commands?}: status an
  * integer 100..599 (default 200), body a table/array or string (optional),
- * commands an array of {op: "ship"|"confirm"|"cancel"|"cart", order, params?}.
+ * commands an array of {op: "ship"|"confirm"|"cancel"|"cart"|"return", order,
+ * params?} or {op: "refund", payment, params?}.
  * *kv_writes gets the caisse.kv writes the handler made (see
  * plugins_kv_settled), or NULL.
  * Errors: CS_EROUTE (no such plugin or route), CS_EMETHOD (path known, other

@@ -101,7 +101,7 @@ struct event_call {
     struct plugin *p;
     json_t *event;
     json_t *commands;             /* collected from every handler */
-    char err[200];
+    char err[320];   /* room for the longest message below: a 64-byte pattern and 120 of detail */
 };
 
 /* Runs protected: each matching handler with the event; a handler returns
@@ -127,7 +127,7 @@ static int levent_call(lua_State *L)
         json_t *r = is_table ? jl_to_json(L, -1, err, sizeof err) : NULL;
         lua_pop(L, 1);
         if (!r) {
-            snprintf(c->err, sizeof c->err, "the handler of %s returned %s%.100s", c->p->subs[i],
+            snprintf(c->err, sizeof c->err, "the handler of %.64s returned %s%.100s", c->p->subs[i],
                      is_table ? "a table that is not JSON: " : "neither nil nor a table", is_table ? err : "");
             return 0;
         }
@@ -135,14 +135,14 @@ static int levent_call(lua_State *L)
         json_t *v;
         json_object_foreach(r, key, v) {
             if (strcmp(key, "commands") != 0) {
-                snprintf(c->err, sizeof c->err, "the handler of %s returned an unknown field %.40s (commands)",
+                snprintf(c->err, sizeof c->err, "the handler of %.64s returned an unknown field %.40s (commands)",
                          c->p->subs[i], key);
                 json_decref(r);
                 return 0;
             }
         }
         if (!json_is_object(r) || plugin_check_commands(r, err, sizeof err) != 0) {
-            snprintf(c->err, sizeof c->err, "the handler of %s: %.120s", c->p->subs[i],
+            snprintf(c->err, sizeof c->err, "the handler of %.64s: %.120s", c->p->subs[i],
                      json_is_object(r) ? err : "returned an array, not a table");
             json_decref(r);
             return 0;

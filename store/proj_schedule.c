@@ -11,7 +11,10 @@
  *   order.charge   the next instalment, at the time the last order event
  *                  decided (data.next_charge: first shipment, paid, failed)
  *   others         as an event's data.jobs says: {"<kind>": due_us} adds or
- *                  moves the aggregate's job of that kind, null removes it */
+ *                  moves the aggregate's job of that kind, null removes it;
+ *                  data.related[].jobs the same for another object, and
+ *                  data.related[].jobs_earliest only if that makes the job
+ *                  earlier (a capture asks for its merchant's payout run) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,14 +81,32 @@ static int job_remove(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const 
  * its aggregate's jobs of those kinds (payments, refunds, disputes); an entry
  * of data.related may carry the same for the object it names (a dispute
  * opened by its payment's dispute.simulate job ends that job). */
+/* The due time of the pending job `kind:aggregate_id`, or -1 if none. */
+static int64_t job_due(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const char *aggregate_id)
+{
+    char id[JOB_ID_BYTES_MAX];
+    snprintf(id, sizeof id, "%s:%s", kind, aggregate_id);
+    MDB_val jk = { strlen(id), id }, jv;
+    if (mdb_get(txn, dbi[DBI_SCHEDULE_JOBS], &jk, &jv) != 0 || jv.mv_size != 8)
+        return -1;
+    return (int64_t)be64_get(jv.mv_data);
+}
+
+/* earliest: a job already due no later than the new time is kept (several
+ * events may each ask for a run of one shared job: the first due wins). */
 static int fold_jobs(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, const char *aggregate_id,
-                     json_t *jobs)
+                     json_t *jobs, int earliest)
 {
     const char *kind;
     json_t *due;
     json_object_foreach(jobs, kind, due) {
         if (strlen(kind) >= 32)
             continue;
+        if (earliest && json_is_integer(due)) {
+            int64_t cur = job_due(txn, dbi, kind, aggregate_id);
+            if (cur >= 0 && cur <= json_integer_value(due))
+                continue;
+        }
         int err = job_remove(txn, dbi, kind, aggregate_id);
         if (!err && json_is_integer(due))
             err = job_add_to(txn, dbi, kind, v, aggregate_id, json_integer_value(due));
@@ -101,14 +122,18 @@ int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view
     json_t *r;
     json_array_foreach(json_object_get(v->data, "related"), i, r) {
         const char *id = json_string_value(json_object_get(r, "id"));
-        json_t *rjobs = json_object_get(r, "jobs");
-        int err = id && json_is_object(rjobs) && strlen(id) < CS_ID_BYTES_MAX ? fold_jobs(txn, dbi, v, id, rjobs) : 0;
+        json_t *rjobs = json_object_get(r, "jobs"), *first = json_object_get(r, "jobs_earliest");
+        int err = 0;
+        if (id && strlen(id) < CS_ID_BYTES_MAX && json_is_object(rjobs))
+            err = fold_jobs(txn, dbi, v, id, rjobs, 0);
+        if (!err && id && strlen(id) < CS_ID_BYTES_MAX && json_is_object(first))
+            err = fold_jobs(txn, dbi, v, id, first, 1);
         if (err)
             return err;
     }
     json_t *jobs = json_object_get(v->data, "jobs");
     if (json_is_object(jobs) && strlen(v->aggregate_id) < CS_ID_BYTES_MAX)
-        return fold_jobs(txn, dbi, v, v->aggregate_id, jobs);
+        return fold_jobs(txn, dbi, v, v->aggregate_id, jobs, 0);
     if (strncmp(v->type, "order.", 6) != 0 || strlen(v->aggregate_id) >= CS_ID_BYTES_MAX)
         return 0;
     const char *t = v->type + 6;

@@ -17,6 +17,7 @@ const struct store_projection store_projections[] = {
       proj_webhooks_fold },
     { "objects", { DBI_OBJECTS, DBI_OBJECTS_BY_MERCHANT, DBI_PAYMENTS_BY_CARD, DBI_OBJECT_TOKENS }, 4,
       proj_objects_fold },
+    { "ledger", { DBI_LEDGER_TXNS, DBI_LEDGER_ACCOUNTS, DBI_LEDGER_STATE }, 3, proj_ledger_fold },
     { "plugin_kv", { DBI_PLUGIN_KV }, 1, proj_plugin_kv_fold },
 };
 const unsigned store_projections_n = sizeof store_projections / sizeof store_projections[0];

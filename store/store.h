@@ -209,6 +209,25 @@ int store_card_payments_each(struct store_txn *t, const char *merchant_id, int l
                              int (*fn)(void *ctx, const char *id, const MDB_val *doc), void *ctx);
 int store_object_by_token(struct store_txn *t, const char *token_sha256_hex, char id[CS_ID_BYTES_MAX]);
 
+/* The ledger (store/proj_ledger.c, docs/ledger.md): an account's total
+ * (accounts "merchant", "cardholders", "fees", "vat") in a currency; the
+ * currencies a merchant has postings in; its balance transactions newest
+ * first, after the transaction `after_id` ("btx_<seq>_<n>"; CS_EPARAM if
+ * malformed); and the check that every merchant's postings sum to zero per
+ * currency (*unbalanced gets the count of those that do not; report may be
+ * NULL). */
+int store_ledger_account(struct store_txn *t, const char *merchant_id, int livemode, const char *currency,
+                         const char *account, int64_t *total);
+int store_ledger_currencies(struct store_txn *t, const char *merchant_id, int livemode,
+                            int (*fn)(void *ctx, const char *currency), void *ctx);
+int store_ledger_txns_each(struct store_txn *t, const char *merchant_id, int livemode, const char *after_id,
+                           int (*fn)(void *ctx, const char *id, const MDB_val *doc), void *ctx);
+int store_ledger_check(struct store_txn *t, FILE *report, uint64_t *unbalanced);
+/* The merchant's balance in a currency at now_us: what is available (may be
+ * negative) and what is pending (held captures). */
+int store_ledger_balance(struct store_txn *t, const char *merchant_id, int livemode, const char *currency,
+                         int64_t now_us, int64_t *available, int64_t *pending);
+
 /* ---- idempotency -------------------------------------------------------- */
 
 struct idem_record {

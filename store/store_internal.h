@@ -38,6 +38,9 @@ enum store_dbi {
     DBI_OBJECT_TOKENS,
     DBI_PLUGIN_KV,                     /* projection plugin_kv (store/proj_plugin_kv.c) */
     DBI_PLUGIN_CURSORS,                /* on_event delivery positions, not a projection (store/proj_plugin_kv.c) */
+    DBI_LEDGER_TXNS,                   /* projection ledger (store/proj_ledger.c) */
+    DBI_LEDGER_ACCOUNTS,
+    DBI_LEDGER_STATE,
     DBI__COUNT
 };
 extern const char *const store_dbi_names[DBI__COUNT];
@@ -208,6 +211,7 @@ int proj_customers_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_vie
 int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_test_clocks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_objects_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
+int proj_ledger_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_portal_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_webhooks_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);
 int proj_plugin_kv_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v);

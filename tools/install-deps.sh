@@ -4,6 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libuv1-dev node-llhttp liblmdb-dev lmdb-utils liblua5.4-dev libmbedtls-dev libjansson-dev libjemalloc-dev libcurl4-openssl-dev libmagic-dev
+      libxml2-dev libxml2-utils
+      libhpdf-dev libxlsxwriter-dev poppler-utils
       python3 nodejs npm curl wrk nginx-light)
 missing=()
 for p in "${pkgs[@]}"; do

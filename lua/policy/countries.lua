@@ -2,7 +2,7 @@
 -- server applies (VAT rates, business-day calendar, accepted ID documents, a
 -- country's checkout refusal). Documented in docs/policies.md "country.rules".
 --
--- Input:  { country = "FR", purpose = "credit_application" | "identity_check",
+-- Input:  { country = "FR", purpose = "credit_application" | "identity_check" | "payout",
 --           date = "YYYY-MM-DD", merchant = { id, credit_intermediary = bool },
 --           credit_intermediary = { name, registration } | nil  -- supplied by an override }
 -- Output: { country, purpose, date,
@@ -32,7 +32,7 @@
 --   checkout_refusal = function(input) return nil | { rule, param, message } end,  -- optional
 -- }
 
-local PURPOSES = { credit_application = true, identity_check = true }
+local PURPOSES = { credit_application = true, identity_check = true, payout = true }
 
 -- Accepted ID documents by purpose when a country does not set its own
 -- (../shared/DOMAIN.md: credit application — national ID card or residence
@@ -40,6 +40,7 @@ local PURPOSES = { credit_application = true, identity_check = true }
 local DEFAULT_ID_DOCUMENTS = {
   credit_application = { "national_id", "residence_permit" },
   identity_check = { "national_id", "residence_permit", "passport" },
+  payout = {},   -- the payout calendar asks only for business days
 }
 
 local DEFAULT_WEEKEND = { [0] = true, [6] = true }   -- Sunday, Saturday
@@ -228,7 +229,7 @@ caisse.policy.define("country.rules", function(input)
   end
   local purpose = input.purpose
   if not PURPOSES[purpose] then
-    error("country.rules: purpose must be credit_application or identity_check")
+    error("country.rules: purpose must be credit_application, identity_check or payout")
   end
   local y, m, d = parse_date(input.date)
   if not y then

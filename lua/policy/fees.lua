@@ -1,8 +1,11 @@
 -- Built-in `fees.compute`: what caisse charges the merchant for an operation,
 -- and the VAT on that fee. Documented in docs/policies.md "fees.compute".
 --
--- Input:  { kind = "dispute",          -- what is priced; later also "payment", "payout"
---           amount = <minor units>,    -- the amount of the operation (the disputed amount)
+-- Input:  { kind = "dispute" | "payment" | "payout", -- what is priced (payout: an early payout)
+--           amount = <minor units>,    -- the amount of the operation (the disputed amount,
+--                                      -- the amount a card payment captures)
+--           card = { country, funding, brand },   -- kind "payment": the card's facts
+--           payment = { type, channel },          -- kind "payment"
 --           currency = "EUR",
 --           merchant = { id = "mer_…", country = "FR" },
 --           livemode = bool }
@@ -14,6 +17,11 @@
 -- PT 23 %, IT 22 %), rounded half up to the minor unit. A kind this policy
 -- does not price, a currency without a flat fee or a country without a VAT
 -- rate raises: an override must say what to charge rather than charge 0.
+
+-- A card payment: a rate on the captured amount plus a fixed part, lower for
+-- cards issued in the European Economic Area (interchange is capped there),
+-- plus the VAT of the merchant's country on the fee. Each capture is priced
+-- (a partial capture, a split or deposit charge: each on its own amount).
 
 -- Flat dispute fee per currency, minor units (about 15 EUR each).
 local DISPUTE_FEE = {
@@ -31,7 +39,42 @@ local function vat_rate(country)
   return rate
 end
 
+-- Card payments: basis points of the captured amount + a fixed part (minor units).
+local PAYMENT_RATE_BP = { eea = 140, other = 290 }
+local PAYMENT_FIXED = { EUR = 25 }
+local EEA = {}
+for c in ("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IS IT LI LT LU LV MT NL NO PL PT RO SE SI SK"):gmatch("%u%u") do
+  EEA[c] = true
+end
+
+-- An early (instant) payout: 1 % of the amount paid out, at least 0.50 EUR,
+-- plus VAT. Standard payouts are free and are not priced.
+local PAYOUT_RATE_BP, PAYOUT_MIN = 100, { EUR = 50 }
+
 local pricing = {}
+
+function pricing.payout(input)
+  local min = PAYOUT_MIN[input.currency]
+  if not min then
+    error("fees.compute: no early payout price for currency " .. tostring(input.currency) .. ": override fees.compute")
+  end
+  local fee = math.max(min, caisse.money.percent(input.amount, PAYOUT_RATE_BP, "half_up"))
+  return { fee = fee, vat = caisse.money.percent(fee, vat_rate(input.merchant.country), "half_up") }
+end
+
+function pricing.payment(input)
+  local fixed = PAYMENT_FIXED[input.currency]
+  if not fixed then
+    error("fees.compute: no card payment price for currency " .. tostring(input.currency) .. ": override fees.compute")
+  end
+  if math.type(input.amount) ~= "integer" or input.amount < 0 then
+    error("fees.compute: amount must be a non-negative integer")
+  end
+  local card = type(input.card) == "table" and input.card or {}
+  local rate = EEA[card.country] and PAYMENT_RATE_BP.eea or PAYMENT_RATE_BP.other
+  local fee = caisse.money.percent(input.amount, rate, "half_up") + fixed
+  return { fee = fee, vat = caisse.money.percent(fee, vat_rate(input.merchant.country), "half_up") }
+end
 
 function pricing.dispute(input)
   local fee = DISPUTE_FEE[input.currency]

@@ -5,11 +5,14 @@
 --
 --   complete -> ship everything left to ship
 --   canceled -> cancel (reason customer_request)
---   closed   -> nothing, with a note (caisse has no refund command yet)
+--   closed   -> (refunded by a credit memo) cancel if nothing shipped yet,
+--               else return the whole order (caisse.shop.apply "refund")
 --   others   -> nothing (200)
 --
 -- The handler only decides; the host runs the commands after it returns.
 
+
+local ACTIONS = { complete = "ship", canceled = "cancel", closed = "refund" }
 
 local err = caisse.shop.error
 
@@ -38,15 +41,11 @@ caisse.route("POST", "/webhook", function(request)
   local base = { received = true, reference = reference, magento_state = state }
   if type(mo.status) == "string" then base.magento_status = mo.status end
 
-  if state == "closed" then
-    base.action = "none"
-    base.note = "refunds are not supported by caisse yet: nothing was recorded, refund the order in caisse by hand"
-    return { status = 200, body = base }
-  end
-  if state ~= "complete" and state ~= "canceled" then
+  local action = ACTIONS[state]
+  if action == nil then
     base.action = "none"
     return { status = 200, body = base }
   end
 
-  return caisse.shop.apply(state == "complete" and "ship" or "cancel", reference, base, "Magento")
+  return caisse.shop.apply(action, reference, base, "Magento")
 end)

@@ -5,13 +5,13 @@
 --   4 Shipped   -> ship everything left to ship (already shipped: nothing)
 --   5 Delivered -> ship if not yet shipped (already shipped: nothing)
 --   6 Canceled  -> cancel (reason customer_request)
---   7 Refunded  -> nothing, with a note (caisse has no refund command yet)
+--   7 Refunded  -> cancel if nothing shipped yet, else return the whole
+--                  order (caisse.shop.apply "refund")
 --   others      -> nothing (200)
 --
 -- The handler only decides; the host runs the commands after it returns.
 
-local SHIP_STATES = { [4] = true, [5] = true }
-local CANCELED, REFUNDED = 6, 7
+local ACTIONS = { [4] = "ship", [5] = "ship", [6] = "cancel", [7] = "refund" }
 
 local err = caisse.shop.error
 
@@ -45,15 +45,11 @@ caisse.route("POST", "/webhook", function(request)
                  prestashop_state_name = state_name, id_order = payload.id_order }
   if math.type(base.id_order) ~= "integer" and type(base.id_order) ~= "string" then base.id_order = nil end
 
-  if state == REFUNDED then
-    base.action = "none"
-    base.note = "refunds are not supported by caisse yet: nothing was recorded, refund the order in caisse by hand"
-    return { status = 200, body = base }
-  end
-  if not SHIP_STATES[state] and state ~= CANCELED then
+  local action = ACTIONS[state]
+  if action == nil then
     base.action = "none"
     return { status = 200, body = base }
   end
 
-  return caisse.shop.apply(SHIP_STATES[state] and "ship" or "cancel", reference, base, "PrestaShop")
+  return caisse.shop.apply(action, reference, base, "PrestaShop")
 end)

@@ -4,10 +4,14 @@
 --
 --   completed             -> ship everything left to ship
 --   cancelled             -> cancel (reason customer_request)
+--   refunded              -> cancel if nothing shipped yet, else return the
+--                            whole order (caisse.shop.apply "refund")
 --   processing and others -> nothing (200)
 --
 -- The handler only decides; the host runs the commands after it returns.
 
+
+local ACTIONS = { completed = "ship", cancelled = "cancel", refunded = "refund" }
 
 local err = caisse.shop.error
 
@@ -49,11 +53,12 @@ caisse.route("POST", "/webhook", function(request)
   if reference == nil then
     return err(400, "parameter_missing", "the WooCommerce order has no number")
   end
-  if status ~= "completed" and status ~= "cancelled" then
+  local action = ACTIONS[status]
+  if action == nil then
     return { status = 200, body = { received = true, action = "none", woocommerce_status = status, reference = reference } }
   end
 
   local body = { received = true, reference = reference, woocommerce_status = status,
                  items = items_of(payload) }
-  return caisse.shop.apply(status == "completed" and "ship" or "cancel", reference, body, "WooCommerce")
+  return caisse.shop.apply(action, reference, body, "WooCommerce")
 end)

@@ -336,7 +336,7 @@ class WonWithEvidence(DisputesBase):
         self.assertEqual((r.json["status"], r.json["outcome"], r.json["balance_impact"]), ("won", "won", 0))
         back = r.json["balance_transactions"][-1]
         self.assertEqual((back["type"], back["amount"], back["fee"], back["vat"], back["net"]),
-                         ("dispute_reversal", 25000, FEE, VAT["ES"], total))
+                         ("dispute_reversal", 25000, -FEE, -VAT["ES"], total))
         types = [e["type"] for e in self.events(d["id"])]
         self.assertEqual(types, ["dispute.opened", "dispute.evidence_added", "dispute.evidence_added",
                                  "dispute.submitted", "dispute.evidence_sent", "dispute.under_review", "dispute.won"])

@@ -11,7 +11,7 @@
 
 static int64_t at(const char *s)
 {
-    return dispute_parse_time(s);
+    return clock_parse_rfc3339(s);
 }
 
 static json_t *payment(int64_t captured, int64_t refunded, const char *captured_at)

@@ -41,8 +41,19 @@ int main(void)
     EQ_INT(fees("dispute", "EUR", "FR", 1, &fee, &vat, &d), 0, "a tiny dispute");
     EQ_INT(fees("dispute", "EUR", "FR", 100000000000LL, &fee2, &vat2, &d), 0, "a huge dispute");
     OK(fee == fee2 && vat == vat2, "flat: the amount does not change the fee");
-    EQ_INT(fees("payout", "EUR", "FR", 1000, &fee, &vat, &d), CS_EPOLICYFAIL, "a kind not priced raises");
-    OK(strstr(d.message, "payout") != NULL, "naming the kind: %s", d.message);
+    EQ_INT(fees("refund", "EUR", "FR", 1000, &fee, &vat, &d), CS_EPOLICYFAIL, "a kind not priced raises");
+    OK(strstr(d.message, "refund") != NULL, "naming the kind: %s", d.message);
+    /* card payments: without the card's facts, the rate of a card from
+     * outside the EEA (2.90 % + 0.25 EUR); e2e tests price EEA cards */
+    EQ_INT(fees("payment", "EUR", "FR", 12990, &fee, &vat, &d), 0, "a card payment");
+    EQ_INT(fee, 377 + 25, "2.90 % of 129.90, half up, + 0.25");
+    EQ_INT(vat, 80, "20 % of 4.02, half up");
+    /* early payouts: 1 %, at least 0.50 EUR */
+    EQ_INT(fees("payout", "EUR", "ES", 1000, &fee, &vat, &d), 0, "a small early payout");
+    EQ_INT(fee, 50, "the minimum");
+    EQ_INT(vat, 11, "21 % of 0.50, half up");
+    EQ_INT(fees("payout", "EUR", "FR", 123456, &fee, &vat, &d), 0, "a larger early payout");
+    EQ_INT(fee, 1235, "1 % of 1234.56, half up");
     EQ_INT(fees("dispute", "EUR", "DE", 1000, &fee, &vat, &d), CS_EPOLICYFAIL, "a country without VAT rates raises");
     OK(strstr(d.message, "DE") != NULL, "naming the country: %s", d.message);
     EQ_INT(fees("dispute", "XXX", "FR", 1000, &fee, &vat, &d), CS_EPOLICYFAIL, "a currency without a fee raises");
