@@ -15,76 +15,10 @@
 #include "core/clock.h"
 #include "core/doc.h"
 #include "core/ids.h"
+#include "core/ledger_lines.h"
 
-#define HOLD_US (7LL * 86400 * 1000000)   /* the longest a transaction waits to be available (docs/ledger.md) */
 #define PAYOUT_COLUMNS 8
 #define FEE_COLUMNS 7
-
-/* ---- the lines ------------------------------------------------------------------------------- */
-
-/* A walk of the merchant's balance transactions, newest first, keeping
- * those of one currency in a window: by availability (lo, hi] for a payout,
- * by creation [lo, hi) with a fee or VAT for the fee invoice. */
-struct line_walk {
-    const char *currency, *exclude_source;
-    int64_t lo, hi;
-    int by_created;
-    json_t *lines;   /* oldest first once the walk is done */
-    int err;
-};
-
-static int line_visit(void *ctx, const char *id, const MDB_val *doc)
-{
-    (void)id;
-    struct line_walk *w = ctx;
-    json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
-    if (!o) {
-        w->err = CS_ECORRUPT;
-        return 1;
-    }
-    int64_t avail = doc_int(o, "available_on_us"), created = clock_parse_rfc3339(doc_str(o, "created"));
-    int keep, stop;
-    if (w->by_created) {
-        keep = created >= w->lo && created < w->hi && (doc_int(o, "fee") != 0 || doc_int(o, "vat") != 0);
-        stop = created < w->lo;   /* the log is in time order */
-    } else {
-        keep = avail > w->lo && avail <= w->hi &&
-               !(w->exclude_source && doc_is(o, "source", w->exclude_source));
-        /* Older transactions were made before this one, so are available by
-         * this one's availability plus a hold at the latest. */
-        stop = w->lo > INT64_MIN + HOLD_US && avail + HOLD_US < w->lo;
-    }
-    keep = keep && doc_is(o, "currency", w->currency);
-    if (keep) {
-        char date[16];
-        clock_format_date(created, date, sizeof date);
-        json_object_set_new(o, "date", json_string(date));
-        json_array_insert(w->lines, 0, o);
-    }
-    json_decref(o);
-    return stop;
-}
-
-/* The previous standard payout before `created_us` (not `self`): its
- * creation time, or INT64_MIN if there is none. */
-struct prev_walk {
-    const char *self;
-    int64_t before_us, found_us;
-};
-
-static int prev_visit(void *ctx, const char *id, const MDB_val *doc)
-{
-    struct prev_walk *w = ctx;
-    if (strcmp(id, w->self) == 0)
-        return 0;
-    json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
-    int64_t created = clock_parse_rfc3339(doc_str(o, "created"));
-    int hit = doc_is(o, "method", "standard") && created >= 0 && created < w->before_us;
-    json_decref(o);
-    if (hit)
-        w->found_us = created;
-    return hit;
-}
 
 /* ---- the model ------------------------------------------------------------------------------- */
 
@@ -184,35 +118,16 @@ static void payout_report(struct req_ctx *rc, int xlsx)
         merchant = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
     const struct currency *cur = currency_find(doc_str(payout, "currency"));
     int64_t created = clock_parse_rfc3339(doc_str(payout, "created"));
-    int instant = doc_is(payout, "method", "instant");
-    struct line_walk w = {.currency = doc_str(payout, "currency"), .hi = created, .lines = json_array()};
-    if (instant) {
-        /* An early payout carries no transactions of its own choosing: its
-         * report is its one line (the amount out, its fee and VAT). */
-        w.lo = created - 1;
-    } else {
-        struct prev_walk p = {.self = id, .before_us = created, .found_us = INT64_MIN};
-        err = store_objects_each(&t, rc->merchant_id, rc->livemode, "payout", NULL, prev_visit, &p);
-        w.lo = p.found_us;
-        w.exclude_source = id;
-    }
-    if (!err && cur && created >= 0 && w.lines)
-        err = store_ledger_txns_each(&t, rc->merchant_id, rc->livemode, NULL, line_visit, &w);
+    json_t *lines = NULL;
+    err = ledger_lines_of_payout(&t, rc->merchant_id, rc->livemode, payout, &lines);
     store_abort(&t);
-    if (!err)
-        err = w.err;
-    if (!err && (!cur || created < 0 || !merchant || !w.lines))
-        err = w.lines ? CS_ECORRUPT : CS_ENOMEM;
-    if (instant && !err) {   /* keep the payout's own line only */
-        for (size_t i = json_array_size(w.lines); i-- > 0;)
-            if (!doc_is(json_array_get(w.lines, i), "source", id) || !doc_is(json_array_get(w.lines, i), "type", "payout"))
-                json_array_remove(w.lines, i);
-    }
+    if (!err && (!cur || created < 0 || !merchant))
+        err = CS_ECORRUPT;
     static const char *const columns[PAYOUT_COLUMNS] = {"id", "date", "type", "source", "amount", "fee", "vat", "net"};
     static const char *const fields[PAYOUT_COLUMNS] = {"id", "date", "type", "source", "$amount", "$fee", "$vat", "$net"};
     struct report_cell *cells = NULL, totals[PAYOUT_COLUMNS];
     if (!err)
-        err = cells_of(w.lines, fields, PAYOUT_COLUMNS, &cells, totals);
+        err = cells_of(lines, fields, PAYOUT_COLUMNS, &cells, totals);
     if (err) {
         respond_fail(rc, err, "", err == CS_EAMOUNT ? "the report's totals overflow" : "the payout's report could not be made");
         goto out;
@@ -238,7 +153,7 @@ static void payout_report(struct req_ctx *rc, int xlsx)
     struct report r = {.title = title, .currency = cur->code, .exponent = cur->exponent, .header = header,
                        .n_header = sizeof header / sizeof *header, .summary_title = "Invoice: caisse's fees",
                        .summary = summary, .n_summary = 3, .table_title = "Payment report", .columns = columns,
-                       .n_columns = PAYOUT_COLUMNS, .cells = cells, .n_rows = json_array_size(w.lines),
+                       .n_columns = PAYOUT_COLUMNS, .cells = cells, .n_rows = json_array_size(lines),
                        .totals = totals};
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -253,7 +168,7 @@ static void payout_report(struct req_ctx *rc, int xlsx)
                   name, buf, len);
 out:
     free(cells);
-    json_decref(w.lines);
+    json_decref(lines);
     json_decref(payout);
     json_decref(merchant);
 }
@@ -325,16 +240,14 @@ void api_reports_fees_pdf(struct req_ctx *rc)
     if (store_merchant_get(&t, rc->merchant_id, &mv) == 0)
         merchant = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
     const struct currency *cur = currency_find(doc_str(merchant, "currency"));
-    struct line_walk w = {.currency = cur ? cur->code : "", .lo = start, .hi = end, .by_created = 1, .lines = json_array()};
-    err = !cur || !w.lines ? CS_ECORRUPT : store_ledger_txns_each(&t, rc->merchant_id, rc->livemode, NULL, line_visit, &w);
+    json_t *lines = NULL;
+    err = !cur ? CS_ECORRUPT : ledger_lines_with_fees(&t, rc->merchant_id, rc->livemode, cur->code, start, end, &lines);
     store_abort(&t);
-    if (!err)
-        err = w.err;
     static const char *const columns[FEE_COLUMNS] = {"id", "date", "type", "source", "fee", "vat", "total"};
     static const char *const fields[FEE_COLUMNS] = {"id", "date", "type", "source", "$fee", "$vat", "$fee+vat"};
     struct report_cell *cells = NULL, totals[FEE_COLUMNS];
     if (!err)
-        err = cells_of(w.lines, fields, FEE_COLUMNS, &cells, totals);
+        err = cells_of(lines, fields, FEE_COLUMNS, &cells, totals);
     if (err) {
         respond_fail(rc, err, "", err == CS_EAMOUNT ? "the invoice's totals overflow" : "the fee invoice could not be made");
     } else {
@@ -352,7 +265,7 @@ void api_reports_fees_pdf(struct req_ctx *rc)
         struct report r = {.title = title, .currency = cur->code, .exponent = cur->exponent, .header = header,
                            .n_header = 5, .summary_title = "Invoice: caisse's fees", .summary = summary, .n_summary = 3,
                            .table_title = "Fees per transaction", .columns = columns, .n_columns = FEE_COLUMNS,
-                           .cells = cells, .n_rows = json_array_size(w.lines), .totals = totals};
+                           .cells = cells, .n_rows = json_array_size(lines), .totals = totals};
         unsigned char *buf = NULL;
         size_t len = 0;
         if (report_pdf_render(&r, &buf, &len, &rc->diag)) {
@@ -364,6 +277,6 @@ void api_reports_fees_pdf(struct req_ctx *rc)
         }
     }
     free(cells);
-    json_decref(w.lines);
+    json_decref(lines);
     json_decref(merchant);
 }

@@ -17,6 +17,7 @@
 #include "core/doc.h"
 #include "core/clock.h"
 #include "core/sepa.h"
+#include "core/notify.h"
 
 #define DAY_US (86400LL * 1000000)
 
@@ -116,6 +117,8 @@ int payout_job_run(struct store_txn *t, const struct sched_job *j, int64_t time_
                                     f.bank, time_us, &pdata, d);
         if (rc == 0)
             rc = object_job_append(t, j, time_us, "payout.created", pdata);
+        if (rc == 0)
+            rc = notify_payout(t, f.merchant, json_object_get(pdata, "object"), time_us);
         json_decref(pdata);
         if (rc) {
             run_facts_clear(&f);
@@ -188,10 +191,12 @@ static int exec_early(struct store_txn *t, struct write_cmd *wc)
     if (rc == 0)
         rc = payout_decide_create(c->cmd.object_id, c->cmd.merchant_id, c->cmd.livemode, c->amount, currency, "instant",
                                   c->fee, c->vat, bank, c->cmd.now_us, &data, &wc->diag);
-    json_decref(merchant);
     json_decref(bank);
     if (rc == 0)
         rc = object_append(t, &c->cmd, "payout.created", data);
+    if (rc == 0)
+        rc = notify_payout(t, merchant, json_object_get(data, "object"), c->cmd.now_us);
+    json_decref(merchant);
     json_decref(data);
     if (rc)
         return write_cmd_fail(wc, rc);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "core/json_in.h"
 #include "core/cli.h"
 #include "core/server.h"
 #include "core/clock.h"
@@ -274,17 +275,21 @@ out:
 int cli_merchant(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "create") != 0) {
-        fprintf(stderr, "caisse: usage: caisse merchant create --name NAME --country CC [--setup-fee MINOR] "
+        fprintf(stderr, "caisse: usage: caisse merchant create --name NAME --country CC [--email ADDRESS] [--setup-fee MINOR] "
                 "[--credit-intermediary] [--data DIR]\n");
         return 2;
     }
     argc--, argv++;
-    static const char *const with_value[] = {"--name", "--country", "--data", "--setup-fee", NULL};
+    static const char *const with_value[] = {"--name", "--country", "--data", "--setup-fee", "--email", NULL};
     static const char *const flags[] = {"--credit-intermediary", NULL};
     if (check_opts(argc, argv, with_value, flags))
         return 2;
     const char *name = opt(argc, argv, "--name"), *country = opt(argc, argv, "--country");
-    const char *setup = opt(argc, argv, "--setup-fee");
+    const char *setup = opt(argc, argv, "--setup-fee"), *email = opt(argc, argv, "--email");
+    if (email && (!jin_email(email) || !jin_printable(email))) {
+        fprintf(stderr, "caisse: --email must be an e-mail address (payout notices go there)\n");
+        return 2;
+    }
     if (!name || !*name || strlen(name) > 200) {
         fprintf(stderr, "caisse: --name is required (1 to 200 bytes)\n");
         return 2;
@@ -328,6 +333,8 @@ int cli_merchant(int argc, char **argv)
      * pt_credit_intermediary rule); absent means false. */
     if (merchant && has_flag(argc, argv, "--credit-intermediary"))
         json_object_set_new(merchant, "credit_intermediary", json_true());
+    if (merchant && email)
+        json_object_set_new(merchant, "email", json_string(email));   /* payout notices (docs/payouts.md) */
     json_t *data = json_pack("{s:O,s:[{s:s,s:b,s:s},{s:s,s:b,s:s}]}", "merchant", merchant, "api_keys",
                              "sha256", test_hash, "livemode", 0, "prefix", test_prefix,
                              "sha256", live_hash, "livemode", 1, "prefix", live_prefix);

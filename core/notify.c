@@ -176,3 +176,39 @@ int notify_order_event(struct store_txn *t, const char *type, const char *order_
     free(msg);
     return rc;
 }
+
+int notify_payout(struct store_txn *t, json_t *merchant, json_t *payout, int64_t time_us)
+{
+    const char *to = json_string_value(json_object_get(merchant, "email"));
+    const char *id = json_string_value(json_object_get(payout, "id"));
+    const char *cur = json_string_value(json_object_get(payout, "currency"));
+    json_t *dest = json_object_get(payout, "destination");
+    if (!to || !id || !cur)
+        return 0;
+    struct text body = {0};
+    char subject[160];
+    snprintf(subject, sizeof subject, "Payout %s on its way", id);
+    add(&body, "Hello,\n\nA payout of ");
+    money(&body, json_integer_value(json_object_get(payout, "amount")), cur);
+    add(&body, " (%s) leaves for your account ending %s today; it should arrive by %.10s.\n", id,
+        json_string_value(json_object_get(dest, "iban_last4")) ? json_string_value(json_object_get(dest, "iban_last4"))
+                                                                : "?",
+        json_string_value(json_object_get(payout, "arrival_date")) ? json_string_value(json_object_get(payout, "arrival_date"))
+                                                                   : "");
+    json_int_t fee = json_integer_value(json_object_get(payout, "fee")), vat = json_integer_value(json_object_get(payout, "fee_vat"));
+    if (fee + vat > 0) {
+        add(&body, "Early payout fee, VAT included: ");
+        money(&body, fee + vat, cur);
+        add(&body, ".\n");
+    }
+    add(&body, "Its report (PDF, XLSX) and transfer file are in the API: GET /v1/payouts/%s.\n\n-- \ncaisse\n", id);
+    char key[160];
+    snprintf(key, sizeof key, "%016llx-%s-payout", (unsigned long long)time_us, id);
+    char *msg = body.err ? NULL : notify_render(to, subject, body.s, key, time_us);
+    free(body.s);
+    if (!msg)
+        return CS_ENOMEM;
+    int rc = store_mail_put(t, key, msg, strlen(msg));
+    free(msg);
+    return rc;
+}

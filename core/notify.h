@@ -6,11 +6,17 @@
  * write transaction as the event that sends it, so an acknowledged event
  * never loses its e-mail; the spooler (core/mail_spool.c) delivers it. */
 #include <stdint.h>
+#include <jansson.h>
 #include "store/store.h"
 
 /* After an order event was appended in t: queues the e-mail it sends, if any.
  * Returns 0 or a CS code (the transaction's error). */
 int notify_order_event(struct store_txn *t, const char *type, const char *order_id, int64_t time_us);
+
+/* A payout notice to the merchant (its document's "email", if any): the
+ * payout's amount, fee and destination, queued with the payout's event.
+ * Returns 0 (also when the merchant has no e-mail) or a CS code. */
+int notify_payout(struct store_txn *t, json_t *merchant, json_t *payout, int64_t time_us);
 
 /* Renders one message (exposed for tests). Returns a malloc'd string. */
 char *notify_render(const char *to, const char *subject, const char *body, const char *message_id,

@@ -5,6 +5,10 @@ money back, early payouts for a fee, the SEPA transfer file, and the ledger
 balanced after each."""
 import calendar
 import datetime
+import email
+import email.policy
+import os
+import time
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -116,6 +120,34 @@ class Payouts(unittest.TestCase):
         self.assertIsNotNone(done["paid_at"])
         [t] = self.api.get("/v1/balance_transactions?type=payout").json["data"]
         self.assertEqual((t["source"], t["amount"], t["net"]), (po["id"], -po["amount"], -po["amount"]))
+
+    def test_the_merchant_is_told_of_each_payout(self):
+        m = create_merchant(srv.data, "Avec courriel", "FR", extra=("--email", "compta@boutique.example"))
+        api = srv.client(m["test_secret_key"])
+        try:
+            r = api.post("/v1/bank_account", {"iban": IBAN, "bic": BIC, "account_holder_name": "Boutique"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(api.post("/v1/payments", {"amount": 20000, "currency": "EUR", "card": card()}).status, 201)
+            po = api.post("/v1/payouts", {"amount": 10000}).json
+            spool = os.path.join(srv.data, "mail-spool", "new")
+            deadline, found = time.monotonic() + 10, None
+            while found is None and time.monotonic() < deadline:
+                for name in sorted(os.listdir(spool)) if os.path.isdir(spool) else []:
+                    msg = email.message_from_bytes(open(os.path.join(spool, name), "rb").read(),
+                                                   policy=email.policy.default)
+                    if po["id"] in msg["Subject"]:
+                        found = msg
+                time.sleep(0.05)
+            self.assertIsNotNone(found, "the payout notice was spooled")
+            self.assertEqual(found["To"], "compta@boutique.example")
+            text = found.get_body().get_content()
+            self.assertIn("100.00 EUR", text)
+            self.assertIn("Early payout fee, VAT included: 1.20 EUR", text)
+        finally:
+            api.close()
+        p = run_cli("merchant", "create", "--name", "X", "--country", "FR", "--email", "nope", data=srv.data, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--email", p.stderr)
 
     def test_a_failed_payout_gives_the_money_back(self):
         self.bank(holder="Payout Failure")

@@ -1,0 +1,131 @@
+/* The lines of a payout and of the fee invoice, read from the ledger
+ * projection (core/ledger_lines.h). */
+#include <string.h>
+#include "core/ledger_lines.h"
+#include "core/clock.h"
+#include "core/doc.h"
+
+#define HOLD_US (7LL * 86400 * 1000000)   /* the longest a transaction waits to be available (docs/ledger.md) */
+
+int ledger_window_holds(int64_t prev_created_us, int64_t created_us, const char *payout_id, int64_t avail_us,
+                        const char *source)
+{
+    return avail_us > prev_created_us && avail_us <= created_us && !(source && payout_id && strcmp(source, payout_id) == 0);
+}
+
+/* A walk of the merchant's balance transactions, newest first, keeping
+ * those of one currency in a window: by availability (lo, hi] for a payout,
+ * by creation [lo, hi) with a fee or VAT for the fee invoice. */
+struct line_walk {
+    const char *currency, *exclude_source;
+    int64_t lo, hi;
+    int by_created;
+    json_t *lines;   /* oldest first once the walk is done */
+    int err;
+};
+
+static int line_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct line_walk *w = ctx;
+    json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
+    if (!o) {
+        w->err = CS_ECORRUPT;
+        return 1;
+    }
+    int64_t avail = doc_int(o, "available_on_us"), created = clock_parse_rfc3339(doc_str(o, "created"));
+    int keep, stop;
+    if (w->by_created) {
+        keep = created >= w->lo && created < w->hi && (doc_int(o, "fee") != 0 || doc_int(o, "vat") != 0);
+        stop = created < w->lo;   /* the log is in time order */
+    } else {
+        keep = ledger_window_holds(w->lo, w->hi, w->exclude_source, avail,
+                                   json_string_value(json_object_get(o, "source")));
+        /* Older transactions were made before this one, so are available by
+         * this one's availability plus a hold at the latest. */
+        stop = w->lo > INT64_MIN + HOLD_US && avail + HOLD_US < w->lo;
+    }
+    keep = keep && doc_is(o, "currency", w->currency);
+    if (keep) {
+        char date[16];
+        clock_format_date(created, date, sizeof date);
+        json_object_set_new(o, "date", json_string(date));
+        if (json_array_insert(w->lines, 0, o))
+            w->err = CS_ENOMEM;
+    }
+    json_decref(o);
+    return stop || w->err;
+}
+
+/* The previous standard payout before `before_us` (not `self`): its
+ * creation time, or INT64_MIN if there is none. */
+struct prev_walk {
+    const char *self;
+    int64_t before_us, found_us;
+};
+
+static int prev_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    struct prev_walk *w = ctx;
+    if (strcmp(id, w->self) == 0)
+        return 0;
+    json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
+    int64_t created = clock_parse_rfc3339(doc_str(o, "created"));
+    int hit = doc_is(o, "method", "standard") && created >= 0 && created < w->before_us;
+    json_decref(o);
+    if (hit)
+        w->found_us = created;
+    return hit;
+}
+
+static int walk(struct store_txn *t, const char *merchant_id, int livemode, struct line_walk *w, json_t **lines)
+{
+    *lines = NULL;
+    w->lines = json_array();
+    if (!w->lines)
+        return CS_ENOMEM;
+    int err = store_ledger_txns_each(t, merchant_id, livemode, NULL, line_visit, w);
+    if (!err)
+        err = w->err;
+    if (err) {
+        json_decref(w->lines);
+        return err;
+    }
+    *lines = w->lines;
+    return 0;
+}
+
+int ledger_lines_of_payout(struct store_txn *t, const char *merchant_id, int livemode, json_t *payout, json_t **lines)
+{
+    *lines = NULL;
+    const char *id = json_string_value(json_object_get(payout, "id"));
+    int64_t created = clock_parse_rfc3339(doc_str(payout, "created"));
+    if (!id || created < 0 || !json_is_string(json_object_get(payout, "currency")))
+        return CS_ECORRUPT;
+    struct line_walk w = {.currency = doc_str(payout, "currency"), .hi = created};
+    int instant = doc_is(payout, "method", "instant");
+    if (instant) {
+        w.lo = created - 1;
+    } else {
+        struct prev_walk p = {.self = id, .before_us = created, .found_us = INT64_MIN};
+        int err = store_objects_each(t, merchant_id, livemode, "payout", NULL, prev_visit, &p);
+        if (err)
+            return err;
+        w.lo = p.found_us;
+        w.exclude_source = id;
+    }
+    int err = walk(t, merchant_id, livemode, &w, lines);
+    if (!err && instant) {   /* an early payout carries no transactions of its choosing: its own line only */
+        for (size_t i = json_array_size(*lines); i-- > 0;)
+            if (!doc_is(json_array_get(*lines, i), "source", id) || !doc_is(json_array_get(*lines, i), "type", "payout"))
+                json_array_remove(*lines, i);
+    }
+    return err;
+}
+
+int ledger_lines_with_fees(struct store_txn *t, const char *merchant_id, int livemode, const char *currency,
+                           int64_t lo_us, int64_t hi_us, json_t **lines)
+{
+    struct line_walk w = {.currency = currency, .lo = lo_us, .hi = hi_us, .by_created = 1};
+    return walk(t, merchant_id, livemode, &w, lines);
+}
