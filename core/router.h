@@ -87,6 +87,9 @@ void api_payout_report_pdf(struct req_ctx *rc);
 void api_payout_report_xlsx(struct req_ctx *rc);
 void api_reports_fees_pdf(struct req_ctx *rc);
 void api_payout_schedule_get(struct req_ctx *rc);
+/* reconciliation (core/api_reconciliation.c) */
+void api_reconciliation_get(struct req_ctx *rc);
+void api_reconciliation_export(struct req_ctx *rc);
 /* risk settings and reports */
 void api_risk_settings_get(struct req_ctx *rc);
 void api_risk_settings_update(struct req_ctx *rc);

@@ -1,0 +1,276 @@
+/* GET /v1/reconciliation and GET /v1/reconciliation/export
+ * (docs/reconciliation.md): reads a day of the merchant's ledger, its
+ * payouts and payment documents, and hands them to the pure reconciliation
+ * (core/reconciliation.h). Read-only: nothing is written. */
+#include <stdio.h>
+#include <string.h>
+#include "core/router.h"
+#include "core/reconciliation.h"
+#include "core/ledger_lines.h"
+#include "core/scheduler.h"
+#include "core/clock.h"
+#include "core/doc.h"
+#include "core/money.h"
+
+/* What the handlers gather, all under one read transaction. */
+struct gather {
+    struct store_txn *t;
+    struct recon_input in;
+    int64_t oldest_payment_us;   /* the ledger walk for amount_captured goes back to here */
+    int err;
+};
+
+static json_t *load(const MDB_val *doc, int *err)
+{
+    json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
+    if (!o)
+        *err = CS_ECORRUPT;
+    return o;
+}
+
+static int64_t time_of(json_t *o, const char *key)
+{
+    return clock_parse_rfc3339(json_string_value(json_object_get(o, key)));
+}
+
+/* The day's balance transactions: the walk is newest first and the log in
+ * time order, so it stops at the first one made before the day. */
+static int txn_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct gather *g = ctx;
+    json_t *o = load(doc, &g->err);
+    if (!o)
+        return 1;
+    int64_t created = time_of(o, "created");
+    int stop = created < g->in.day_start_us;
+    if (!stop && created < g->in.day_end_us && json_array_append(g->in.txns, o))
+        g->err = CS_ENOMEM;
+    json_decref(o);
+    return stop || g->err;
+}
+
+static int payout_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct gather *g = ctx;
+    json_t *o = load(doc, &g->err);
+    if (o && json_array_append_new(g->in.payouts, o))
+        g->err = CS_ENOMEM;
+    return g->err;
+}
+
+/* Loads the object `id` into in.objects once (absent: left out, which the
+ * reconciliation reports as a finding). */
+static int object_add(struct gather *g, const char *id)
+{
+    if (!id || json_object_get(g->in.objects, id))
+        return 0;
+    MDB_val mv;
+    int err = store_object_get(g->t, id, &mv);
+    if (err == CS_ENOENT)
+        return 0;
+    if (err)
+        return err;
+    json_t *o = load(&mv, &err);
+    if (!o)
+        return err;
+    if (doc_is(o, "object", "payment")) {
+        int64_t created = time_of(o, "created");
+        if (created >= 0 && created < g->oldest_payment_us)
+            g->oldest_payment_us = created;
+    }
+    return json_object_set_new(g->in.objects, id, o) ? CS_ENOMEM : 0;
+}
+
+/* Payments whose failure happened that day (a payment created earlier can
+ * fail that day: a deferred or split charge), so every payment is read. */
+static int payment_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct gather *g = ctx;
+    json_t *o = load(doc, &g->err);
+    if (!o)
+        return 1;
+    int64_t failed = time_of(json_object_get(o, "failure"), "failed_at");
+    if (failed >= g->in.day_start_us && failed < g->in.day_end_us && json_array_append(g->in.failed, o))
+        g->err = CS_ENOMEM;
+    json_decref(o);
+    return g->err;
+}
+
+static int dispute_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct gather *g = ctx;
+    json_t *o = load(doc, &g->err);
+    if (!o)
+        return 1;
+    int64_t created = time_of(o, "created");
+    if (created >= g->in.day_start_us && created < g->in.day_end_us && json_array_append(g->in.disputes, o))
+        g->err = CS_ENOMEM;
+    json_decref(o);
+    return g->err;
+}
+
+/* The sum of the charge transactions of each payment in in.objects, back to
+ * the oldest of them (a payment's charges are made after it). */
+static int captured_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct gather *g = ctx;
+    json_t *o = load(doc, &g->err);
+    if (!o)
+        return 1;
+    const char *source = json_string_value(json_object_get(o, "source"));
+    int stop = time_of(o, "created") < g->oldest_payment_us;
+    if (!stop && doc_is(o, "type", "charge") && source && json_object_get(g->in.objects, source)) {
+        int64_t sum = doc_int(g->in.ledger_captured, source);
+        if (money_add(sum, doc_int(o, "amount"), &sum))
+            g->err = CS_EAMOUNT;
+        else if (json_object_set_new(g->in.ledger_captured, source, json_integer(sum)))
+            g->err = CS_ENOMEM;
+    }
+    json_decref(o);
+    return stop || g->err;
+}
+
+static int gather(struct req_ctx *rc, struct gather *g)
+{
+    const char *m = rc->merchant_id;
+    int lm = rc->livemode, err;
+    size_t i;
+    json_t *o;
+    if ((err = store_ledger_txns_each(g->t, m, lm, NULL, txn_visit, g)) || (err = g->err) ||
+        (err = store_objects_each(g->t, m, lm, "payout", NULL, payout_visit, g)) || (err = g->err) ||
+        (err = store_objects_each(g->t, m, lm, "payment", NULL, payment_visit, g)) || (err = g->err) ||
+        (err = store_objects_each(g->t, m, lm, "dispute", NULL, dispute_visit, g)) || (err = g->err))
+        return err;
+    /* the objects the items name, and the payments behind refunds and disputes */
+    json_array_foreach(g->in.txns, i, o)
+        if (!doc_is(o, "type", "payout") && !doc_is(o, "type", "payout_failure") &&
+            (err = object_add(g, json_string_value(json_object_get(o, "source")))))
+            return err;
+    json_array_foreach(g->in.failed, i, o)
+        if ((err = object_add(g, json_string_value(json_object_get(o, "id")))))
+            return err;
+    json_array_foreach(g->in.disputes, i, o)
+        if ((err = object_add(g, json_string_value(json_object_get(o, "id")))))
+            return err;
+    const char *key;
+    json_t *val, *payments = json_array();
+    if (!payments)
+        return CS_ENOMEM;
+    json_object_foreach(g->in.objects, key, val)
+        if (!doc_is(val, "object", "payment") && json_is_string(json_object_get(val, "payment")))
+            json_array_append(payments, json_object_get(val, "payment"));
+    json_array_foreach(payments, i, o)
+        if (!err)
+            err = object_add(g, json_string_value(o));
+    json_decref(payments);
+    if (err)
+        return err;
+    /* the lines each of the day's standard payouts carried */
+    json_array_foreach(g->in.payouts, i, o) {
+        int64_t created = time_of(o, "created");
+        if (!doc_is(o, "method", "standard") || created < g->in.day_start_us || created >= g->in.day_end_us)
+            continue;
+        json_t *lines = NULL;
+        if ((err = ledger_lines_of_payout(g->t, m, lm, o, &lines)))
+            return err;
+        if (json_object_set_new(g->in.payout_lines, json_string_value(json_object_get(o, "id")), lines))
+            return CS_ENOMEM;
+    }
+    if (g->oldest_payment_us != INT64_MAX &&
+        (err = store_ledger_txns_each(g->t, m, lm, NULL, captured_visit, g)))
+        return err;
+    return g->err;
+}
+
+static void gather_free(struct gather *g)
+{
+    json_decref(g->in.txns);
+    json_decref(g->in.payouts);
+    json_decref(g->in.payout_lines);
+    json_decref(g->in.objects);
+    json_decref(g->in.ledger_captured);
+    json_decref(g->in.failed);
+    json_decref(g->in.disputes);
+}
+
+/* Parses the query, reads the store and builds the report; NULL after
+ * answering the request with the error. */
+static json_t *reconcile(struct req_ctx *rc, const char **date)
+{
+    static const char *const allowed[] = {"date", NULL};
+    if (query_check_known(rc, allowed)) {
+        respond_error(rc);
+        return NULL;
+    }
+    *date = query_param(rc, "date");
+    struct gather g = {.oldest_payment_us = INT64_MAX};
+    g.in.now_us = merchant_now_us(rc->app, rc->merchant_id, rc->livemode);
+    if (recon_check_date(*date, g.in.now_us, &g.in.day_start_us, &g.in.day_end_us, &rc->diag)) {
+        respond_error(rc);
+        return NULL;
+    }
+    g.in.txns = json_array();
+    g.in.payouts = json_array();
+    g.in.payout_lines = json_object();
+    g.in.objects = json_object();
+    g.in.ledger_captured = json_object();
+    g.in.failed = json_array();
+    g.in.disputes = json_array();
+    struct store_txn t;
+    int err = !g.in.txns || !g.in.payouts || !g.in.payout_lines || !g.in.objects || !g.in.ledger_captured ||
+              !g.in.failed || !g.in.disputes ? CS_ENOMEM : store_read_begin(rc->app->store, &t);
+    if (err) {
+        gather_free(&g);
+        respond_fail(rc, err, "", "the store could not be read");
+        return NULL;
+    }
+    g.t = &t;
+    err = gather(rc, &g);
+    store_abort(&t);
+    json_t *report = NULL;
+    if (err)
+        respond_fail(rc, err, "", "the day's transactions could not be read");
+    else if (recon_build(&g.in, &report, &rc->diag))
+        respond_error(rc);
+    gather_free(&g);
+    return report;
+}
+
+void api_reconciliation_get(struct req_ctx *rc)
+{
+    const char *date = NULL;
+    json_t *r = reconcile(rc, &date);
+    if (!r)
+        return;
+    json_object_set_new(r, "object", json_string("reconciliation"));
+    json_object_set_new(r, "livemode", json_boolean(rc->livemode));
+    json_object_set_new(r, "date", json_string(date));
+    respond_json(rc, 200, r);
+}
+
+void api_reconciliation_export(struct req_ctx *rc)
+{
+    const char *date = NULL;
+    json_t *r = reconcile(rc, &date);
+    if (!r)
+        return;
+    struct csv_buf c = {0};
+    recon_csv(json_object_get(r, "items"), &c);
+    json_decref(r);
+    if (c.err) {
+        int err = c.err;
+        csv_free(&c);
+        respond_fail(rc, err, "", "the export could not be made");
+        return;
+    }
+    char disposition[96];
+    snprintf(disposition, sizeof disposition, "Content-Disposition: attachment; filename=\"reconciliation-%s.csv\"\r\n",
+             date);
+    http_respond(rc->req, 200, "text/csv; charset=utf-8", disposition, c.out, c.len);
+    csv_free(&c);
+}
