@@ -78,7 +78,7 @@ void api_balance_transactions(struct req_ctx *rc)
 {
     static const char *const allowed[] = {"limit", "cursor", "starting_after", "type", "source", NULL};
     static const char *const types[] = {"charge", "refund", "refund_failure", "dispute_debit", "dispute_reversal", "payout",
-                                        "payout_failure", NULL};
+                                        "payout_failure", "order_payable", "order_reduction", "disbursement", NULL};
     unsigned limit;
     if (query_check_known(rc, allowed) || list_parse_limit(rc, &limit)) {
         respond_error(rc);
@@ -95,11 +95,11 @@ void api_balance_transactions(struct req_ctx *rc)
         cursor = after;
     if (l.type && !doc_one_of(l.type, types)) {
         respond_fail(rc, CS_EPARAM, "type", "type must be charge, refund, refund_failure, dispute_debit, "
-                     "dispute_reversal, payout or payout_failure");
+                     "dispute_reversal, payout, payout_failure, order_payable, order_reduction or disbursement");
         return;
     }
     if (l.source && (strlen(l.source) >= CS_ID_BYTES_MAX || !strchr(l.source, '_'))) {
-        respond_fail(rc, CS_EPARAM, "source", "source must be the id of a payment, refund or dispute");
+        respond_fail(rc, CS_EPARAM, "source", "source must be the id of a payment, refund, dispute, payout or order");
         return;
     }
     struct store_txn t;

@@ -44,7 +44,8 @@ static int txn_visit(void *ctx, const char *id, const MDB_val *doc)
         return 1;
     int64_t created = time_of(o, "created");
     int stop = created < g->in.day_start_us;
-    if (!stop && created < g->in.day_end_us && json_array_append(g->in.txns, o))
+    if (!stop && created < g->in.day_end_us && !doc_is(o, "stream", "bnpl") &&   /* card money only */
+        json_array_append(g->in.txns, o))
         g->err = CS_ENOMEM;
     json_decref(o);
     return stop || g->err;

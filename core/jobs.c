@@ -6,6 +6,7 @@
 #include "core/api_disputes.h"
 #include "core/api_refunds.h"
 #include "core/api_payouts.h"
+#include "core/api_disbursements.h"
 
 const struct job_kind job_kinds[] = {
     {"payment.expire", NULL, payment_job_expire},
@@ -18,5 +19,6 @@ const struct job_kind job_kinds[] = {
     {"dispute.expire", NULL, dispute_job_expire},
     {"payout.run", payout_job_run_prepare, payout_job_run},
     {"payout.advance", NULL, payout_job_advance},
+    {"disbursement.run", disbursement_job_run_prepare, disbursement_job_run},
     {NULL, NULL, NULL},
 };

@@ -45,7 +45,7 @@ static int line_visit(void *ctx, const char *id, const MDB_val *doc)
          * this one's availability plus a hold at the latest. */
         stop = w->lo > INT64_MIN + HOLD_US && avail + HOLD_US < w->lo;
     }
-    keep = keep && doc_is(o, "currency", w->currency);
+    keep = keep && doc_is(o, "currency", w->currency) && !doc_is(o, "stream", "bnpl");   /* card money only */
     if (keep) {
         char date[16];
         clock_format_date(created, date, sizeof date);

@@ -87,6 +87,9 @@ void api_payout_report_pdf(struct req_ctx *rc);
 void api_payout_report_xlsx(struct req_ctx *rc);
 void api_reports_fees_pdf(struct req_ctx *rc);
 void api_payout_schedule_get(struct req_ctx *rc);
+/* disbursements (core/api_disbursements.c) */
+void api_disbursements_list(struct req_ctx *rc);
+void api_disbursements_get(struct req_ctx *rc);
 /* reconciliation (core/api_reconciliation.c) */
 void api_reconciliation_get(struct req_ctx *rc);
 void api_reconciliation_export(struct req_ctx *rc);

@@ -86,6 +86,9 @@ const struct route routes[] = {
     {"GET",  "/v1/payouts/{id}/report.xlsx", api_payout_report_xlsx, ROUTE_MERCHANT, "getPayoutReportXlsx"},
     {"GET",  "/v1/reports/fees.pdf",       api_reports_fees_pdf, ROUTE_MERCHANT, "getFeeInvoicePdf"},
     {"GET",  "/v1/payout_schedule",        api_payout_schedule_get, ROUTE_MERCHANT, "getPayoutSchedule"},
+    /* disbursements (core/api_disbursements.c) */
+    {"GET",  "/v1/disbursements",          api_disbursements_list, ROUTE_MERCHANT, "listDisbursements"},
+    {"GET",  "/v1/disbursements/{id}",     api_disbursements_get, ROUTE_MERCHANT, "getDisbursement"},
     /* reconciliation (core/api_reconciliation.c) */
     {"GET",  "/v1/reconciliation",         api_reconciliation_get, ROUTE_MERCHANT, "getReconciliation"},
     {"GET",  "/v1/reconciliation/export",  api_reconciliation_export, ROUTE_MERCHANT, "exportReconciliation"},

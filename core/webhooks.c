@@ -80,6 +80,9 @@ const char *const webhook_event_types[] = {
     "payout.paid",
     "payout.failed",
     "payout_schedule.ran",
+    /* disbursements */
+    "disbursement.created",
+    "disbursement_schedule.ran",
     /* risk settings */
     "risk_settings.updated",
     /* bank account */

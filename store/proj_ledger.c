@@ -10,6 +10,11 @@
  *   fees          caisse's fees
  *   vat           the VAT on those fees
  *   payouts       what left for the merchant's bank account
+ *   bnpl          buy-now-pay-later: what the financier owes the merchant for
+ *                 shipped orders (docs/disbursements.md), a second stream
+ *                 kept apart from the card balance
+ *   financier     its other side
+ *   disbursements what the financier paid the merchant
  *
  * ledger_txns:     merchant NUL mode seq(BE) idx(u8) -> balance transaction JSON
  * ledger_accounts: merchant NUL mode currency NUL account -> total (BE, two's complement)
@@ -59,12 +64,15 @@ static int post(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, co
 }
 
 struct movement {
+    const char *stream;        /* NULL: "card"; "bnpl": posts to bnpl/financier, never to merchant */
     const char *type;          /* charge, refund, refund_failure, dispute, dispute_reversal */
     const char *source;        /* the object id */
     const char *currency;
     int64_t amount, fee, vat;  /* signed as the merchant's balance sees them; net = amount - fee - vat */
     int64_t cardholders;       /* the card side's posting */
     int64_t payouts;           /* the bank side's posting (payouts) */
+    int64_t financier;         /* the financier's posting (bnpl) */
+    int64_t disbursed;         /* what a disbursement paid the merchant (bnpl) */
     int64_t available_us;
 };
 
@@ -75,19 +83,32 @@ static int record(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, 
     if (!m->currency || strlen(m->currency) != 3)
         return 0;
     int64_t net = m->amount - m->fee - m->vat;
+    int bnpl = m->stream && strcmp(m->stream, "bnpl") == 0;
     int err;
-    if ((err = post(txn, dbi, v, m->currency, "merchant", net)) ||
-        (err = post(txn, dbi, v, m->currency, "cardholders", m->cardholders)) ||
-        (err = post(txn, dbi, v, m->currency, "fees", m->fee)) ||
-        (err = post(txn, dbi, v, m->currency, "vat", m->vat)) ||
-        (err = post(txn, dbi, v, m->currency, "payouts", m->payouts)))
+    if (bnpl) {
+        /* Signed as the bnpl stream sees them: a disbursement gives up the
+         * whole amount (−gross), of which the commission and its VAT
+         * (−fee, −vat) go to caisse and the net to the merchant. */
+        if ((err = post(txn, dbi, v, m->currency, "bnpl", m->amount)) ||
+            (err = post(txn, dbi, v, m->currency, "financier", m->financier)) ||
+            (err = post(txn, dbi, v, m->currency, "fees", -m->fee)) ||
+            (err = post(txn, dbi, v, m->currency, "vat", -m->vat)) ||
+            (err = post(txn, dbi, v, m->currency, "disbursements", m->disbursed)))
+            return err;
+    } else if ((err = post(txn, dbi, v, m->currency, "merchant", net)) ||
+               (err = post(txn, dbi, v, m->currency, "cardholders", m->cardholders)) ||
+               (err = post(txn, dbi, v, m->currency, "fees", m->fee)) ||
+               (err = post(txn, dbi, v, m->currency, "vat", m->vat)) ||
+               (err = post(txn, dbi, v, m->currency, "payouts", m->payouts))) {
         return err;
+    }
     char id[48], created[STORE_TIME_TEXT_BYTES], avail[STORE_TIME_TEXT_BYTES];
     snprintf(id, sizeof id, "btx_%llu_%u", (unsigned long long)v->seq, idx);
     store_time_format(v->time_us, created);
     store_time_format(m->available_us, avail);
-    json_t *doc = json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:I}", "id", id, "object",
-                            "balance_transaction", "livemode", v->livemode, "merchant", v->merchant_id, "type", m->type,
+    json_t *doc = json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:I}", "id", id, "object",
+                            "balance_transaction", "livemode", v->livemode, "merchant", v->merchant_id, "stream",
+                            bnpl ? "bnpl" : "card", "type", m->type,
                             "source", m->source, "currency", m->currency, "amount", (json_int_t)m->amount, "fee",
                             (json_int_t)m->fee, "vat", (json_int_t)m->vat, "net", (json_int_t)net, "available_on",
                             avail, "available_on_us", (json_int_t)m->available_us, "created", created, "event_seq",
@@ -188,8 +209,58 @@ static int fold_payout(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view
     return record(txn, dbi, v, 0, &m);
 }
 
+/* Buy-now-pay-later (docs/disbursements.md): a shipment makes its amount
+ * payable by the financier, a return of shipped goods takes it back. The
+ * order events carry no currency: the order's document, folded by the
+ * orders projection just before this one (store/projections.c), has it. */
+static int fold_order(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
+{
+    int shipped = strcmp(v->type, "order.shipped") == 0, returned = strcmp(v->type, "order.returned") == 0;
+    if (!shipped && !returned)
+        return 0;
+    int64_t amount = iget(json_object_get(v->data, shipped ? "shipment" : "return"), "amount");
+    if (amount <= 0)
+        return 0;
+    MDB_val k = { strlen(v->aggregate_id), (void *)v->aggregate_id }, val;
+    int rc = mdb_get(txn, dbi[DBI_ORDERS], &k, &val);
+    if (rc == MDB_NOTFOUND)
+        return 0;   /* no order to move money for: ignored, as the orders projection does */
+    if (rc)
+        return store_err(rc);
+    json_t *order = json_loadb(val.mv_data, val.mv_size, JSON_ALLOW_NUL, NULL);
+    if (!order)
+        return CS_ECORRUPT;
+    int64_t sign = shipped ? 1 : -1;
+    struct movement m = {.stream = "bnpl", .type = shipped ? "order_payable" : "order_reduction",
+                         .source = v->aggregate_id, .currency = json_string_value(json_object_get(order, "currency")),
+                         .amount = sign * amount, .financier = -sign * amount, .available_us = v->time_us};
+    rc = record(txn, dbi, v, 0, &m);
+    json_decref(order);
+    return rc;
+}
+
+/* A disbursement settles the bnpl stream: −gross, of which the commission
+ * and its VAT to caisse and the net to the merchant. */
+static int fold_disbursement(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, json_t *obj)
+{
+    if (strcmp(v->type, "disbursement.created") != 0)
+        return 0;
+    int64_t net = iget(obj, "amount");
+    struct movement m = {.stream = "bnpl", .type = "disbursement", .source = v->aggregate_id,
+                         .currency = json_string_value(json_object_get(obj, "currency")),
+                         .amount = -iget(obj, "gross_amount"), .fee = -iget(obj, "fees"),
+                         .vat = -iget(obj, "fees_vat"), .disbursed = net, .available_us = v->time_us};
+    if (m.amount - m.fee - m.vat != -net)
+        return CS_ECORRUPT;   /* the document's parts and its total disagree */
+    return record(txn, dbi, v, 0, &m);
+}
+
 int proj_ledger_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
 {
+    if (strncmp(v->type, "order.", 6) == 0)
+        return v->merchant_id && store_id_valid(v->merchant_id) && strlen(v->aggregate_id) < CS_ID_BYTES_MAX
+                   ? fold_order(txn, dbi, v)
+                   : 0;
     json_t *obj = json_object_get(v->data, "object");
     if (!json_is_object(obj) || !v->merchant_id || !store_id_valid(v->merchant_id) ||
         strlen(v->aggregate_id) >= CS_ID_BYTES_MAX)
@@ -202,6 +273,8 @@ int proj_ledger_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
         return fold_dispute(txn, dbi, v, obj);
     if (strncmp(v->type, "payout.", 7) == 0)
         return fold_payout(txn, dbi, v, obj);
+    if (strncmp(v->type, "disbursement.", 13) == 0)
+        return fold_disbursement(txn, dbi, v, obj);
     return 0;
 }
 
@@ -325,7 +398,9 @@ static int pending_visit(void *ctx, const char *id, const MDB_val *doc)
     }
     int64_t avail = iget(o, "available_on_us"), net = iget(o, "net");
     const char *cur = json_string_value(json_object_get(o, "currency"));
-    if (avail > w->now_us && cur && strcmp(cur, w->currency) == 0)
+    const char *stream = json_string_value(json_object_get(o, "stream"));
+    int card = !stream || strcmp(stream, "card") == 0;   /* bnpl never moves the merchant account */
+    if (card && avail > w->now_us && cur && strcmp(cur, w->currency) == 0)
         w->pending += net;
     json_decref(o);
     return avail + LEDGER_HOLD_US < w->now_us;

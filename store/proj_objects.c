@@ -15,7 +15,8 @@
 #include "store/store_internal.h"
 
 static const char *const kinds[] = {"payment", "refund", "dispute", "payment_link", "risk_settings",
-                                     "bank_account", "payout", "payout_schedule", NULL};
+                                     "bank_account", "payout", "payout_schedule", "disbursement",
+                                     "disbursement_schedule", NULL};
 
 /* The kind of an event type ("refund.sent" -> "refund"), or NULL. */
 static const char *kind_of(const char *type, size_t *len)

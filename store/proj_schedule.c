@@ -116,6 +116,23 @@ static int fold_jobs(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
     return 0;
 }
 
+/* What shipped becomes payable: the merchant's disbursement run (job
+ * disbursement.run on "dss_<merchant>_<t|l>") at 06:00 UTC the day after the
+ * shipment, unless one is due sooner (docs/disbursements.md; the same rule as
+ * disbursement_run_after_us in core/disbursements.h, kept out of the event so
+ * order.shipped's data stays as it is). */
+static int ask_disbursement_run(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
+{
+    const int64_t day = 24 * HOUR_US;
+    char sid[CS_ID_BYTES_MAX + 8];
+    snprintf(sid, sizeof sid, "dss_%s_%c", v->merchant_id, v->livemode ? 'l' : 't');
+    int64_t due = (v->time_us / day + 1) * day + 6 * HOUR_US;
+    json_t *jobs = json_pack("{s:I}", "disbursement.run", (json_int_t)due);
+    int err = jobs ? fold_jobs(txn, dbi, v, sid, jobs, 1) : CS_ENOMEM;
+    json_decref(jobs);
+    return err;
+}
+
 int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
 {
     size_t i;
@@ -154,6 +171,8 @@ int proj_schedule_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view
         if (err)
             return err;
     }
+    if (strcmp(t, "shipped") == 0 && v->merchant_id && strlen(v->merchant_id) < CS_ID_BYTES_MAX)
+        return ask_disbursement_run(txn, dbi, v);
     if (strcmp(t, "approved") == 0)
         return job_add(txn, dbi, "order.abandon", v, v->time_us + HOUR_US);
     if (strcmp(t, "review_requested") == 0)

@@ -1,11 +1,13 @@
 -- Built-in `fees.compute`: what caisse charges the merchant for an operation,
 -- and the VAT on that fee. Documented in docs/policies.md "fees.compute".
 --
--- Input:  { kind = "dispute" | "payment" | "payout", -- what is priced (payout: an early payout)
+-- Input:  { kind = "dispute" | "payment" | "payout" | "order", -- what is priced (payout: an early
+--                                      -- payout; order: a buy-now-pay-later commission)
 --           amount = <minor units>,    -- the amount of the operation (the disputed amount,
 --                                      -- the amount a card payment captures)
 --           card = { country, funding, brand },   -- kind "payment": the card's facts
 --           payment = { type, channel },          -- kind "payment"
+--           product = "pay_in_3" | "instalments_…",  -- kind "order": the plan's product
 --           currency = "EUR",
 --           merchant = { id = "mer_…", country = "FR" },
 --           livemode = bool }
@@ -73,6 +75,31 @@ function pricing.payment(input)
   local card = type(input.card) == "table" and input.card or {}
   local rate = EEA[card.country] and PAYMENT_RATE_BP.eea or PAYMENT_RATE_BP.other
   local fee = caisse.money.percent(input.amount, rate, "half_up") + fixed
+  return { fee = fee, vat = caisse.money.percent(fee, vat_rate(input.merchant.country), "half_up") }
+end
+
+-- A buy-now-pay-later order's commission (docs/disbursements.md): basis
+-- points of the order amount that became payable, by the plan's product
+-- (seed 000: 3.45 % for pay in 3; 1.95 % for the longer instalment plans),
+-- taken from the disbursement, plus the VAT of the merchant's country on it.
+-- The amount is never negative: a reduction's commission given back is
+-- priced on its absolute value and signed by the caller.
+local ORDER_RATE_BP = { pay_in_3 = 345 }
+local ORDER_INSTALMENTS_RATE_BP = 195
+
+function pricing.order(input)
+  if math.type(input.amount) ~= "integer" or input.amount < 0 then
+    error("fees.compute: amount must be a non-negative integer")
+  end
+  local product = input.product
+  local rate = ORDER_RATE_BP[product]
+  if not rate and type(product) == "string" and product:match("^instalments_") then
+    rate = ORDER_INSTALMENTS_RATE_BP
+  end
+  if not rate then
+    error("fees.compute: no commission for product " .. tostring(product) .. ": override fees.compute")
+  end
+  local fee = caisse.money.percent(input.amount, rate, "half_up")
   return { fee = fee, vat = caisse.money.percent(fee, vat_rate(input.merchant.country), "half_up") }
 end
 
