@@ -17,15 +17,8 @@ void api_bank_account_get(struct req_ctx *rc)
     }
     char id[CS_ID_BYTES_MAX];
     bank_account_id(rc->merchant_id, rc->livemode, id);
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err) {
-        respond_fail(rc, err, "", "the store could not be read");
-        return;
-    }
     json_t *doc = NULL;
-    err = object_load_own(&t, id, rc->merchant_id, rc->livemode, &doc);
-    store_abort(&t);
+    int err = object_read_own(rc, id, &doc);
     if (err == CS_ENOENT)
         respond_fail(rc, CS_ENOTFOUND, "", "no bank account yet in %s mode: set it with POST /v1/bank_account",
                      rc->livemode ? "live" : "test");

@@ -174,17 +174,8 @@ void api_test_disputes_create(struct req_ctx *rc)
     }
     /* Read now to refuse early and to price the dispute; the writer decides
      * again on what it holds. */
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err == 0) {
-        err = object_load_own(&t, pid, rc->merchant_id, rc->livemode, &payment);
-        store_abort(&t);
-    }
+    int err = object_fetch(rc, pid, "payment", "payment", &payment);
     if (err) {
-        if (err == CS_ENOENT)
-            respond_fail(rc, CS_ENOTFOUND, "payment", "no such payment: %s", pid);
-        else
-            respond_fail(rc, err, "", "the payment could not be read");
         json_decref(body);
         return;
     }
@@ -362,19 +353,9 @@ void api_disputes_evidence_file(struct req_ctx *rc)
         return;
     }
     json_t *doc = NULL;
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err == 0) {
-        err = object_load_own(&t, rc->params[0], rc->merchant_id, rc->livemode, &doc);
-        store_abort(&t);
-    }
-    if (err) {
-        if (err == CS_ENOENT)
-            respond_fail(rc, CS_ENOTFOUND, "id", "no such dispute: %s", rc->params[0]);
-        else
-            respond_fail(rc, err, "", "the dispute could not be read");
+    int err = object_fetch(rc, rc->params[0], "id", "dispute", &doc);
+    if (err)
         return;
-    }
     json_t *entry = NULL, *f;
     size_t i;
     json_array_foreach(json_object_get(json_object_get(doc, "evidence"), "files"), i, f) {

@@ -391,16 +391,10 @@ static int quote_capture(struct req_ctx *rc, int64_t amount, struct fee_quote *q
 {
     memset(q, 0, sizeof *q);
     json_t *doc = NULL;
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err == 0) {
-        err = object_load_own(&t, rc->params[0], rc->merchant_id, rc->livemode, &doc);
-        store_abort(&t);
-    }
-    if (err)
+    if (object_read_own(rc, rc->params[0], &doc) != 0)
         return 0;   /* the writer answers: no such payment */
-    err = payments_fee_quote(rc->app, req_merchant(rc), rc->livemode, doc, json_object_get(doc, "card"),
-                             payment_capture_amount(doc, amount), q, &rc->diag);
+    int err = payments_fee_quote(rc->app, req_merchant(rc), rc->livemode, doc, json_object_get(doc, "card"),
+                                 payment_capture_amount(doc, amount), q, &rc->diag);
     json_decref(doc);
     return err;
 }
@@ -495,18 +489,8 @@ void api_payments_duplicate(struct req_ctx *rc)
         return;
     }
     json_t *src = NULL;
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err == 0) {
-        err = object_load_own(&t, rc->params[0], rc->merchant_id, rc->livemode, &src);
-        store_abort(&t);
-    }
-    if (err) {
+    if (object_fetch(rc, rc->params[0], "id", "payment", &src) != 0) {
         json_decref(body);
-        if (err == CS_ENOENT)
-            respond_fail(rc, CS_ENOTFOUND, "id", "no such payment: %s", rc->params[0]);
-        else
-            respond_fail(rc, err, "", "the payment could not be read");
         return;
     }
     struct payment_cmd *c = payment_cmd_new(rc, exec_create);

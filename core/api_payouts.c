@@ -275,15 +275,8 @@ void api_payout_schedule_get(struct req_ctx *rc)
 {
     char id[CS_ID_BYTES_MAX + 8];
     payout_schedule_id(rc->merchant_id, rc->livemode, id, sizeof id);
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err) {
-        respond_fail(rc, err, "", "the store could not be read");
-        return;
-    }
     json_t *doc = NULL;
-    err = object_load_own(&t, id, rc->merchant_id, rc->livemode, &doc);
-    store_abort(&t);
+    int err = object_read_own(rc, id, &doc);
     if (err == CS_ENOENT)
         respond_fail(rc, CS_ENOTFOUND, "", "no payout run yet: the first comes once a capture's 7-day hold ends");
     else if (err)
@@ -308,19 +301,9 @@ void api_payouts_transfer_file(struct req_ctx *rc)
         return;
     }
     json_t *doc = NULL;
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err == 0) {
-        err = object_load_own(&t, rc->params[0], rc->merchant_id, rc->livemode, &doc);
-        store_abort(&t);
-    }
-    if (err) {
-        if (err == CS_ENOENT)
-            respond_fail(rc, CS_ENOTFOUND, "id", "no such payout: %s", rc->params[0]);
-        else
-            respond_fail(rc, err, "", "the payout could not be read");
+    int err = object_fetch(rc, rc->params[0], "id", "payout", &doc);
+    if (err)
         return;
-    }
     if (rc->livemode) {
         json_decref(doc);
         respond_fail(rc, CS_ESTATE, "id", "live transfer files name caisse's own bank account, which this "

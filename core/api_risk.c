@@ -39,15 +39,8 @@ void api_risk_settings_get(struct req_ctx *rc)
     }
     char id[CS_ID_BYTES_MAX];
     payments_risk_settings_id(rc->merchant_id, rc->livemode, id);
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err) {
-        respond_fail(rc, err, "", "the store could not be read");
-        return;
-    }
     json_t *doc = NULL;
-    err = object_load_own(&t, id, rc->merchant_id, rc->livemode, &doc);
-    store_abort(&t);
+    int err = object_read_own(rc, id, &doc);
     if (err == CS_ENOENT) {
         /* Never set: the defaults, and nothing is written by reading them. */
         json_t *fields = risk_settings_defaults();

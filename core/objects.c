@@ -81,28 +81,36 @@ int object_exec_change(struct store_txn *t, struct command *c, const char *what,
     return 0;
 }
 
+int object_read_own(struct req_ctx *rc, const char *id, json_t **doc)
+{
+    struct store_txn t;
+    *doc = NULL;
+    int err = store_read_begin(rc->app->store, &t);
+    if (err)
+        return err;
+    err = object_load_own(&t, id, rc->merchant_id, rc->livemode, doc);
+    store_abort(&t);
+    return err;
+}
+
+int object_fetch(struct req_ctx *rc, const char *id, const char *param, const char *what, json_t **doc)
+{
+    int err = object_read_own(rc, id, doc);
+    if (err == CS_ENOENT)
+        respond_fail(rc, CS_ENOTFOUND, param, "no such %s: %s", what, id);
+    else if (err)
+        respond_fail(rc, err, "", "the %s could not be read", what);
+    return err;
+}
+
 void object_get_handler(struct req_ctx *rc, const char *prefix, const char *what)
 {
     const char *id = rc->params[0];
-    if (!id_valid(id, prefix)) {
-        respond_fail(rc, CS_ENOTFOUND, "id", "no such %s: %s", what, id);
-        return;
-    }
-    struct store_txn t;
-    int err = store_read_begin(rc->app->store, &t);
-    if (err) {
-        respond_fail(rc, err, "", "the store could not be read");
-        return;
-    }
     json_t *doc = NULL;
-    err = object_load_own(&t, id, rc->merchant_id, rc->livemode, &doc);
-    store_abort(&t);
-    if (err == 0)
-        respond_json(rc, 200, doc);
-    else if (err == CS_ENOENT)
+    if (!id_valid(id, prefix))
         respond_fail(rc, CS_ENOTFOUND, "id", "no such %s: %s", what, id);
-    else
-        respond_fail(rc, err, "", "the %s could not be read", what);
+    else if (object_fetch(rc, id, "id", what, &doc) == 0)
+        respond_json(rc, 200, doc);
 }
 
 struct object_walk {

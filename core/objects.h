@@ -11,6 +11,14 @@
  * reference); CS_ENOENT otherwise (the caller answers 404: never 403). */
 int object_load_own(struct store_txn *t, const char *id, const char *merchant_id, int livemode, json_t **doc);
 
+/* The object `id` as this merchant and mode see it, read now (loop thread):
+ * 0 and a new reference, CS_ENOENT, or the store's error. */
+int object_read_own(struct req_ctx *rc, const char *id, json_t **doc);
+/* The same, answering the request when it fails: 404 naming `param` ("no
+ * such <what>: <id>") or the store's error. Returns 0 with *doc, or nonzero
+ * once answered. */
+int object_fetch(struct req_ctx *rc, const char *id, const char *param, const char *what, json_t **doc);
+
 /* Appends the event whose data.object is the next version of the object
  * (its "version" field is the stream version the event makes). */
 int object_append(struct store_txn *t, struct command *c, const char *type, json_t *data);
