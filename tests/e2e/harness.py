@@ -5,16 +5,19 @@ Every exchange made through Client is appended to an NDJSON file so that the
 OpenAPI validator (tests/openapi/validate.mjs, an npm package we did not write)
 can check each response against the served document at the end of a module.
 """
+import calendar
+import datetime
 import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -58,9 +61,13 @@ class Server:
     def start(self, timeout=20):
         env = dict(os.environ)
         env.update(self.env or {})
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        # stderr goes to a file: a pipe nobody drains would block a chatty
+        # server; stop() reads it (sanitizer reports, exit messages).
+        fd, self.stderr_path = tempfile.mkstemp(prefix="caisse-stderr-", suffix=".txt")
+        with os.fdopen(fd, "w") as err_file:
+            self.proc = subprocess.Popen(
+                [BIN, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *self.args],
+                stdout=subprocess.PIPE, stderr=err_file, text=True, env=env)
         deadline = time.monotonic() + timeout
         # The server prints one readiness line with its port; wait for it, bounded.
         import selectors
@@ -77,8 +84,8 @@ class Server:
         sel.close()
         if not line.startswith("caisse listening on"):
             self.proc.kill()
-            err = self.proc.stderr.read()
-            raise AssertionError(f"caisse did not become ready: {line!r} {err}")
+            self.proc.wait(timeout=10)
+            raise AssertionError(f"caisse did not become ready: {line!r} {self.read_stderr()}")
         self.port = int(line.split()[3].rsplit(":", 1)[1].split("/")[0])
         return self
 
@@ -96,21 +103,38 @@ class Server:
         code = self.proc.returncode if self.proc else None
         if self.proc:
             self.proc.stdout.close()
-            self.stderr_text = self.proc.stderr.read()
-            self.proc.stderr.close()
+            self.stderr_text = self.read_stderr()
         return code
+
+    def read_stderr(self):
+        """What the server wrote to stderr so far (its file is then removed)."""
+        path, self.stderr_path = getattr(self, "stderr_path", None), None
+        if not path:
+            return ""
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        finally:
+            os.unlink(path)
 
     def kill9(self):
         self.proc.kill()
         self.proc.wait(timeout=10)
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        self.read_stderr()
 
     def cleanup(self):
+        """Stops the server if it runs and removes its data. A server that
+        this stop finds exiting non-zero, or reporting a sanitizer finding
+        (a leak at exit under ASan), fails the caller."""
+        code, err = None, ""
         if self.proc and self.proc.poll() is None:
-            self.stop()
+            code = self.stop()
+            err = getattr(self, "stderr_text", "")
         if self.owns_data:
             shutil.rmtree(self.data, ignore_errors=True)
+        if code is not None and (code != 0 or "Sanitizer" in err or "runtime error:" in err):
+            raise AssertionError(f"caisse exited {code}:\n{err[-4000:]}")
 
 
 class Response:
@@ -206,6 +230,153 @@ def order_body(amount_lines=((10000, 3),), plan="pay_in_3", email=None, currency
     }
     body.update(extra)
     return body
+
+
+def unix(text):
+    """An ISO 8601 date-time (UTC) as Unix seconds, for the test clock."""
+    return calendar.timegm(datetime.datetime.fromisoformat(text).timetuple())
+
+
+def half_up(amount, bp):
+    """amount × bp / 10000 rounded half away from zero, as the fee policies
+    round (amounts may be negative: a commission given back)."""
+    sign = -1 if amount < 0 else 1
+    return sign * ((2 * abs(amount) * bp + 10000) // 20000)
+
+
+def money(minor):
+    """Minor units as the reports print them: "-12.34"."""
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
+
+
+def eur(minor):
+    return money(minor) + " EUR"
+
+
+def card(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123"):
+    """A card of the simulated acquirer (docs/cards.md: 4242… succeeds)."""
+    return {"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}
+
+
+def head_seq(srv):
+    """The log's head sequence: a refused request must leave it unchanged."""
+    c = srv.client()
+    try:
+        return c.get("/healthz").json["head_seq"]
+    finally:
+        c.close()
+
+
+def fetch_raw(srv, key, path):
+    """GET returning (status, content type, raw bytes, Content-Disposition) —
+    the Client decodes text — and recording the exchange for the OpenAPI
+    check like Client."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
+    r = conn.getresponse()
+    body, ctype, status = r.read(), r.getheader("Content-Type"), r.status
+    disposition = r.getheader("Content-Disposition")
+    conn.close()
+    with open(EXCHANGES, "a") as f:
+        f.write(json.dumps({"method": "GET", "path": path.split("?")[0], "status": status, "content_type": ctype,
+                            "body": body.decode("utf-8", "replace")}) + "\n")
+    return status, ctype, body, disposition
+
+
+def pdf_text(body):
+    """Renders every page of a PDF with pdftoppm (each a non-empty PNG) and
+    returns the document's text from pdftotext -layout."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "r.pdf")
+        with open(path, "wb") as f:
+            f.write(body)
+        subprocess.run(["pdftoppm", "-png", "-r", "40", path, os.path.join(d, "page")], check=True,
+                       capture_output=True, timeout=60)
+        pngs = [p for p in os.listdir(d) if p.endswith(".png")]
+        assert pngs, "no page rendered"
+        for p in pngs:
+            with open(os.path.join(d, p), "rb") as f:
+                png = f.read()
+            assert png.startswith(b"\x89PNG") and len(png) > 500, len(png)
+        return subprocess.run(["pdftotext", "-layout", path, "-"], check=True, capture_output=True, text=True,
+                              timeout=60).stdout
+
+
+def totals_lines(text):
+    """The totals rows of a report's table in pdftotext's text: "Total" then amounts."""
+    return [line for line in text.splitlines() if re.match(r"^Total\s+-?[0-9]", line.strip())]
+
+
+def xlsx_rows(body):
+    """Each sheet's rows of an XLSX ({name: rows}), read by an independent reader
+    (tests/reports/read_xlsx.mjs: read-excel-file, pinned in the lockfile)."""
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "r.xlsx")
+        with open(path, "wb") as f:
+            f.write(body)
+        p = subprocess.run(["node", "reports/read_xlsx.mjs", path], cwd=tests, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+
+class MerchantCase(unittest.TestCase):
+    """A test with a merchant of its own, MERCHANT = (name, country), on the
+    module's server (server(): a subclass returns its module's), its test
+    clock, and the ledger audit after each test (`caisse audit ledger`: every
+    merchant's postings sum to zero per currency)."""
+
+    MERCHANT = ("Boutique", "FR")
+
+    @staticmethod
+    def server():
+        raise NotImplementedError("the module's MerchantCase returns its server")
+
+    def setUp(self):
+        self.srv = self.server()
+        self.m = create_merchant(self.srv.data, *self.MERCHANT)
+        self.key = self.m["test_secret_key"]
+        self.api = self.srv.client(self.key)
+
+    def tearDown(self):
+        self.api.close()
+        p = run_cli("audit", "ledger", data=self.srv.data, check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(" 0 unbalanced", p.stdout)
+
+    def clock_to(self, text):
+        r = self.api.post("/v1/test_clock/advance", {"to": unix(text)})
+        self.assertEqual(r.status, 200, r)
+
+    def advance(self, seconds):
+        r = self.api.post("/v1/test_clock/advance", {"seconds": seconds})
+        self.assertEqual(r.status, 200, r)
+
+    def pay(self, amount, number="4242424242424242", **extra):
+        """A card payment at order, captured: the payment."""
+        body = {"amount": amount, "currency": "EUR", "card": card(number)}
+        body.update(extra)
+        r = self.api.post("/v1/payments", body)
+        self.assertEqual(r.status, 201, r)
+        return r.json
+
+    def shipped(self, lines):
+        """A pay-in-3 order of `lines` ((unit price, quantity), …) created,
+        confirmed and shipped whole: the order as created."""
+        r = self.api.post("/v1/orders", order_body(lines))
+        self.assertEqual(r.status, 201, r)
+        o = r.json
+        self.assertEqual(self.api.post(f"/v1/orders/{o['id']}/confirm", {}).status, 200)
+        r = self.api.post(f"/v1/orders/{o['id']}/shipments", {})
+        self.assertEqual((r.status, r.json["status"]), (201, "shipped"), r)
+        return o
+
+    def disbursements(self):
+        r = self.api.get("/v1/disbursements")
+        self.assertEqual(r.status, 200, r)
+        return r.json["data"]
 
 
 def validate_exchanges():

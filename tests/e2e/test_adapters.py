@@ -53,11 +53,7 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    try:
-        return c.get("/healthz").json["head_seq"]
-    finally:
-        c.close()
+    return harness.head_seq(srv)
 
 
 def confirmed_order(reference):
@@ -486,7 +482,6 @@ class Shopify(AdapterCases, unittest.TestCase):
         self.check_400(api.post("/plugins/shopify/webhook", {"name": "#1001"}, headers=h), "Shopify order")
         self.check_400(api.post("/plugins/shopify/webhook", {"id": 1}, headers=h), "name")
         self.assertEqual(head_seq(), seq)
-
 
 
 class WooCommerce(AdapterCases, unittest.TestCase):

@@ -7,7 +7,7 @@ still sum to zero (`caisse audit ledger`); replay rebuilds it all."""
 import unittest
 
 import harness
-from harness import Server, create_merchant, order_body, run_cli
+from harness import MerchantCase, Server, create_merchant, order_body, run_cli
 
 
 def setUpModule():
@@ -21,26 +21,12 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    seq = c.get("/healthz").json["head_seq"]
-    c.close()
-    return seq
+    return harness.head_seq(srv)
 
 
-def ledger_balanced():
-    p = run_cli("audit", "ledger", data=srv.data, check=False)
-    return p.returncode == 0 and " 0 unbalanced" in p.stdout, p.stdout + p.stderr
-
-
-class BnplLedger(unittest.TestCase):
-    def setUp(self):
-        self.m = create_merchant(srv.data, "Meubles Nantes", "FR")
-        self.api = srv.client(self.m["test_secret_key"])
-
-    def tearDown(self):
-        self.api.close()
-        ok, out = ledger_balanced()
-        self.assertTrue(ok, out)
+class BnplLedger(MerchantCase):
+    MERCHANT = ("Meubles Nantes", "FR")
+    server = staticmethod(lambda: srv)
 
     def confirmed(self, lines=((10000, 3), (2500, 2))):
         r = self.api.post("/v1/orders", order_body(lines))

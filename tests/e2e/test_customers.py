@@ -40,10 +40,7 @@ def fresh(name="Boutique"):
 
 
 def head_seq():
-    c = srv.client()
-    r = c.get("/healthz")
-    c.close()
-    return r.json["head_seq"]
+    return harness.head_seq(srv)
 
 
 def doc_number():

@@ -34,11 +34,7 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    r = c.get("/healthz")
-    c.close()
-    assert r.status == 200, r
-    return r.json["head_seq"]
+    return harness.head_seq(srv)
 
 
 def actor_of(key):

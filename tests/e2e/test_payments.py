@@ -7,13 +7,9 @@ import threading
 import unittest
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import Server, card, create_merchant, run_cli
 
 GOOD = "4242424242424242"
-
-
-def card(number=GOOD, exp_month=12, exp_year=2030, cvc="123"):
-    return {"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}
 
 
 def body(amount=10000, **extra):
@@ -33,10 +29,7 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    seq = c.get("/healthz").json["head_seq"]
-    c.close()
-    return seq
+    return harness.head_seq(srv)
 
 
 class PaymentsBase(unittest.TestCase):

@@ -3,8 +3,6 @@
 public holidays defer it), the payout's steps, a failed payout giving the
 money back, early payouts for a fee, the SEPA transfer file, and the ledger
 balanced after each."""
-import calendar
-import datetime
 import email
 import email.policy
 import os
@@ -13,28 +11,16 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import MerchantCase, Server, card, create_merchant, half_up, run_cli
 
 HOUR, DAY = 3600, 86400
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 IBAN, BIC = "FR7630006000011234567890189", "AGRIFRPP"
 
 
-def card():
-    return {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-
-
-def half_up(amount, bp):
-    return (2 * amount * bp + 10000) // 20000
-
-
 def net_of(amount):
     fee = half_up(amount, 140) + 25
     return amount - fee - half_up(fee, 2000)
-
-
-def unix(text):
-    return calendar.timegm(datetime.datetime.fromisoformat(text).timetuple())
 
 
 def setUpModule():
@@ -48,37 +34,15 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    seq = c.get("/healthz").json["head_seq"]
-    c.close()
-    return seq
+    return harness.head_seq(srv)
 
 
-class Payouts(unittest.TestCase):
-    def setUp(self):
-        self.m = create_merchant(srv.data, "Reversements", "FR")
-        self.api = srv.client(self.m["test_secret_key"])
-
-    def tearDown(self):
-        self.api.close()
-        p = run_cli("audit", "ledger", data=srv.data, check=False)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+class Payouts(MerchantCase):
+    MERCHANT = ("Reversements", "FR")
+    server = staticmethod(lambda: srv)
 
     def bank(self, holder="Boutique Lumière SARL"):
         r = self.api.post("/v1/bank_account", {"iban": IBAN, "bic": BIC, "account_holder_name": holder})
-        self.assertEqual(r.status, 200, r)
-
-    def pay(self, amount):
-        r = self.api.post("/v1/payments", {"amount": amount, "currency": "EUR", "card": card()})
-        self.assertEqual(r.status, 201, r)
-        return r.json
-
-    def clock_to(self, text):
-        r = self.api.post("/v1/test_clock/advance", {"to": unix(text)})
-        self.assertEqual(r.status, 200, r)
-
-    def advance(self, seconds):
-        r = self.api.post("/v1/test_clock/advance", {"seconds": seconds})
         self.assertEqual(r.status, 200, r)
 
     def payouts(self):

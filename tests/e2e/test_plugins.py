@@ -106,11 +106,7 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    try:
-        return c.get("/healthz").json["head_seq"]
-    finally:
-        c.close()
+    return harness.head_seq(srv)
 
 
 def confirmed_order(client=None, reference=None):

@@ -155,11 +155,7 @@ def tearDownModule():
 
 
 def head_seq(server=None):
-    c = (server or srv).client()
-    try:
-        return c.get("/healthz").json["head_seq"]
-    finally:
-        c.close()
+    return harness.head_seq(server or srv)
 
 
 def plugin_entry(name, client=None):

@@ -60,7 +60,7 @@ def with_last_name(name):
 
 
 def head_seq():
-    return srv.client().get("/healthz").json["head_seq"]
+    return harness.head_seq(srv)
 
 
 class Sandbox(unittest.TestCase):

@@ -22,10 +22,7 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    s = c.get("/healthz").json["head_seq"]
-    c.close()
-    return s
+    return harness.head_seq(srv)
 
 
 def cart_of(order):

@@ -17,7 +17,7 @@ import unittest
 import urllib.parse
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import Server, card, create_merchant, run_cli
 
 GOOD = "4242424242424242"
 MASTERCARD = "5555555555554444"
@@ -31,10 +31,6 @@ BRAZIL = "4000000760000002"
 RETRY_ONCE = "4000000000000341"
 
 
-def card(number=GOOD):
-    return {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-
-
 def setUpModule():
     global srv
     srv = Server().start()
@@ -46,10 +42,7 @@ def tearDownModule():
 
 
 def head_seq(server=None):
-    c = (server or srv).client()
-    seq = c.get("/healthz").json["head_seq"]
-    c.close()
-    return seq
+    return harness.head_seq(server or srv)
 
 
 def parse_time(s):

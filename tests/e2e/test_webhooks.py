@@ -111,10 +111,7 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    r = c.get("/healthz")
-    c.close()
-    return r.json["head_seq"]
+    return harness.head_seq(srv)
 
 
 def new_endpoint(path, events=("order.*",), mode="ok", client=None, **extra):
