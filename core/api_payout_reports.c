@@ -16,72 +16,10 @@
 #include "core/doc.h"
 #include "core/ids.h"
 #include "core/ledger_lines.h"
+#include "core/report_common.h"
 
 #define PAYOUT_COLUMNS 8
 #define FEE_COLUMNS 7
-
-/* ---- the model ------------------------------------------------------------------------------- */
-
-struct money_text {
-    char s[REPORT_MONEY_TEXT_BYTES + 8];
-};
-
-static void money_kv(struct money_text *m, int64_t minor, const struct currency *cur)
-{
-    int n = report_money_text(minor, cur->exponent, m->s, REPORT_MONEY_TEXT_BYTES);
-    if (n < 0)
-        snprintf(m->s, sizeof m->s, "?");
-    else
-        snprintf(m->s + n, sizeof m->s - (size_t)n, " %s", cur->code);
-}
-
-/* Cells of the lines (columns given by `fields`: text, or money for the
- * names starting with '$'), and their totals; CS_EAMOUNT on overflow. */
-static int cells_of(json_t *lines, const char *const *fields, size_t ncol, struct report_cell **cells,
-                    struct report_cell *totals)
-{
-    size_t n = json_array_size(lines);
-    *cells = calloc(n ? n * ncol : 1, sizeof **cells);
-    if (!*cells)
-        return CS_ENOMEM;
-    for (size_t c = 0; c < ncol; c++)
-        totals[c] = (struct report_cell){.kind = fields[c][0] == '$' ? REPORT_MONEY : REPORT_TEXT,
-                                         .text = c == 0 ? "Total" : NULL};
-    for (size_t r = 0; r < n; r++) {
-        json_t *o = json_array_get(lines, r);
-        for (size_t c = 0; c < ncol; c++) {
-            struct report_cell *cell = &(*cells)[r * ncol + c];
-            if (fields[c][0] != '$') {
-                *cell = (struct report_cell){.kind = REPORT_TEXT, .text = doc_str(o, fields[c])};
-                continue;
-            }
-            /* "$fee+vat": a sum of two fields */
-            char name[32];
-            snprintf(name, sizeof name, "%s", fields[c] + 1);
-            char *plus = strchr(name, '+');
-            int64_t v = 0;
-            if (plus) {
-                *plus = 0;
-                if (money_add(doc_int(o, name), doc_int(o, plus + 1), &v))
-                    return CS_EAMOUNT;
-            } else {
-                v = doc_int(o, name);
-            }
-            *cell = (struct report_cell){.kind = REPORT_MONEY, .minor = v};
-            if (money_add(totals[c].minor, v, &totals[c].minor))
-                return CS_EAMOUNT;
-        }
-    }
-    return 0;
-}
-
-static void send_file(struct req_ctx *rc, const char *type, const char *name, unsigned char *buf, size_t len)
-{
-    char disposition[160];
-    snprintf(disposition, sizeof disposition, "Content-Disposition: attachment; filename=\"%s\"\r\n", name);
-    http_respond(rc->req, 200, type, disposition, (const char *)buf, len);
-    free(buf);
-}
 
 /* ---- GET /v1/payouts/{id}/report.pdf|.xlsx --------------------------------------------------- */
 
@@ -127,7 +65,7 @@ static void payout_report(struct req_ctx *rc, int xlsx)
     static const char *const fields[PAYOUT_COLUMNS] = {"id", "date", "type", "source", "$amount", "$fee", "$vat", "$net"};
     struct report_cell *cells = NULL, totals[PAYOUT_COLUMNS];
     if (!err)
-        err = cells_of(lines, fields, PAYOUT_COLUMNS, &cells, totals);
+        err = report_cells_of(lines, fields, PAYOUT_COLUMNS, &cells, totals);
     if (err) {
         respond_fail(rc, err, "", err == CS_EAMOUNT ? "the report's totals overflow" : "the payout's report could not be made");
         goto out;
@@ -135,16 +73,16 @@ static void payout_report(struct req_ctx *rc, int xlsx)
     char date[16], title[96];
     clock_format_date(created, date, sizeof date);
     snprintf(title, sizeof title, "Payout %s", id);
-    struct money_text paid, fees, vat, invoiced;
+    struct report_money_text paid, fees, vat, invoiced;
     int64_t inv = 0;
-    money_kv(&paid, doc_int(payout, "amount"), cur);
-    money_kv(&fees, totals[5].minor, cur);
-    money_kv(&vat, totals[6].minor, cur);
+    report_money_kv(&paid, doc_int(payout, "amount"), cur);
+    report_money_kv(&fees, totals[5].minor, cur);
+    report_money_kv(&vat, totals[6].minor, cur);
     if (money_add(totals[5].minor, totals[6].minor, &inv)) {
         respond_fail(rc, CS_EAMOUNT, "", "the report's totals overflow");
         goto out;
     }
-    money_kv(&invoiced, inv, cur);
+    report_money_kv(&invoiced, inv, cur);
     const struct report_kv header[] = {
         {"Merchant", doc_str(merchant, "name")}, {"Country", doc_str(merchant, "country")},
         {"Payout", id}, {"Date", date}, {"Method", doc_str(payout, "method")},
@@ -164,8 +102,7 @@ static void payout_report(struct req_ctx *rc, int xlsx)
     if (err)
         respond_error(rc);
     else
-        send_file(rc, xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" : "application/pdf",
-                  name, buf, len);
+        report_send_file(rc, xlsx ? REPORT_XLSX_TYPE : REPORT_PDF_TYPE, name, buf, len);
 out:
     free(cells);
     json_decref(lines);
@@ -185,24 +122,23 @@ void api_payout_report_xlsx(struct req_ctx *rc)
 
 /* ---- GET /v1/reports/fees.pdf?month=YYYY-MM ---------------------------------------------------- */
 
-/* "YYYY-MM" into [start, end) in UTC microseconds; -1 if malformed. */
-static int month_range(const char *s, int64_t *start, int64_t *end, int *ym)
+/* The bnpl commission lines into the card fee lines, both oldest first, by
+ * event_seq (a disbursement is an event of its own); *bnpl_total their fee
+ * and VAT. */
+static int merge_by_seq(json_t *lines, json_t *bnpl, int64_t *bnpl_total)
 {
-    if (!s || strlen(s) != 7 || s[4] != '-')
-        return -1;
-    for (int i = 0; i < 7; i++)
-        if (i != 4 && (s[i] < '0' || s[i] > '9'))
-            return -1;
-    int y = atoi(s), m = atoi(s + 5);
-    if (y < 1970 || y > 9998 || m < 1 || m > 12)
-        return -1;
-    char a[40], b[40];
-    snprintf(a, sizeof a, "%04d-%02d-01T00:00:00.000000Z", y, m);
-    snprintf(b, sizeof b, "%04d-%02d-01T00:00:00.000000Z", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
-    *start = clock_parse_rfc3339(a);
-    *end = clock_parse_rfc3339(b);
-    *ym = y * 12 + (m - 1);
-    return *start < 0 || *end < 0 ? -1 : 0;
+    size_t at = 0, i;
+    json_t *b;
+    json_array_foreach(bnpl, i, b) {
+        if (money_add(*bnpl_total, doc_int(b, "fee"), bnpl_total) ||
+            money_add(*bnpl_total, doc_int(b, "vat"), bnpl_total))
+            return CS_EAMOUNT;
+        while (at < json_array_size(lines) && doc_int(json_array_get(lines, at), "event_seq") < doc_int(b, "event_seq"))
+            at++;
+        if (json_array_insert(lines, at++, b))
+            return CS_ENOMEM;
+    }
+    return 0;
 }
 
 void api_reports_fees_pdf(struct req_ctx *rc)
@@ -219,7 +155,7 @@ void api_reports_fees_pdf(struct req_ctx *rc)
         respond_fail(rc, CS_EMISSING, "month", "month is required (YYYY-MM)");
         return;
     }
-    if (month_range(month, &start, &end, &ym)) {
+    if (report_month_range(month, &start, &end, &ym)) {
         respond_fail(rc, CS_EPARAM, "month", "month must be a month as YYYY-MM");
         return;
     }
@@ -240,30 +176,37 @@ void api_reports_fees_pdf(struct req_ctx *rc)
     if (store_merchant_get(&t, rc->merchant_id, &mv) == 0)
         merchant = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
     const struct currency *cur = currency_find(doc_str(merchant, "currency"));
-    json_t *lines = NULL;
+    json_t *lines = NULL, *bnpl = NULL;
     err = !cur ? CS_ECORRUPT : ledger_lines_with_fees(&t, rc->merchant_id, rc->livemode, cur->code, start, end, &lines);
+    if (!err)   /* the buy-now-pay-later commissions of the month's disbursements */
+        err = ledger_commission_lines(&t, rc->merchant_id, rc->livemode, cur->code, start, end, &bnpl);
     store_abort(&t);
+    int64_t bnpl_total = 0;
+    if (!err)
+        err = merge_by_seq(lines, bnpl, &bnpl_total);
     static const char *const columns[FEE_COLUMNS] = {"id", "date", "type", "source", "fee", "vat", "total"};
     static const char *const fields[FEE_COLUMNS] = {"id", "date", "type", "source", "$fee", "$vat", "$fee+vat"};
     struct report_cell *cells = NULL, totals[FEE_COLUMNS];
     if (!err)
-        err = cells_of(lines, fields, FEE_COLUMNS, &cells, totals);
+        err = report_cells_of(lines, fields, FEE_COLUMNS, &cells, totals);
     if (err) {
         respond_fail(rc, err, "", err == CS_EAMOUNT ? "the invoice's totals overflow" : "the fee invoice could not be made");
     } else {
         char title[64];
         snprintf(title, sizeof title, "Fee invoice %s", month);
-        struct money_text fees, vat, total;
-        money_kv(&fees, totals[4].minor, cur);
-        money_kv(&vat, totals[5].minor, cur);
-        money_kv(&total, totals[6].minor, cur);
+        struct report_money_text fees, vat, total, commissions;
+        report_money_kv(&fees, totals[4].minor, cur);
+        report_money_kv(&vat, totals[5].minor, cur);
+        report_money_kv(&total, totals[6].minor, cur);
+        report_money_kv(&commissions, bnpl_total, cur);
         const struct report_kv header[] = {{"Merchant", doc_str(merchant, "name")},
                                            {"Country", doc_str(merchant, "country")},
                                            {"Merchant id", rc->merchant_id}, {"Month", month},
                                            {"Mode", rc->livemode ? "live" : "test"}};
-        const struct report_kv summary[] = {{"Fees", fees.s}, {"VAT on fees", vat.s}, {"Total fees and VAT", total.s}};
+        const struct report_kv summary[] = {{"Fees", fees.s}, {"VAT on fees", vat.s}, {"Total fees and VAT", total.s},
+                                            {"of which bnpl commissions", commissions.s}};
         struct report r = {.title = title, .currency = cur->code, .exponent = cur->exponent, .header = header,
-                           .n_header = 5, .summary_title = "Invoice: caisse's fees", .summary = summary, .n_summary = 3,
+                           .n_header = 5, .summary_title = "Invoice: caisse's fees", .summary = summary, .n_summary = 4,
                            .table_title = "Fees per transaction", .columns = columns, .n_columns = FEE_COLUMNS,
                            .cells = cells, .n_rows = json_array_size(lines), .totals = totals};
         unsigned char *buf = NULL;
@@ -273,10 +216,11 @@ void api_reports_fees_pdf(struct req_ctx *rc)
         } else {
             char name[48];
             snprintf(name, sizeof name, "fees-%s.pdf", month);
-            send_file(rc, "application/pdf", name, buf, len);
+            report_send_file(rc, REPORT_PDF_TYPE, name, buf, len);
         }
     }
     free(cells);
     json_decref(lines);
+    json_decref(bnpl);
     json_decref(merchant);
 }

@@ -13,13 +13,106 @@ int ledger_window_holds(int64_t prev_created_us, int64_t created_us, const char 
     return avail_us > prev_created_us && avail_us <= created_us && !(source && payout_id && strcmp(source, payout_id) == 0);
 }
 
+/* ---- by creation time ------------------------------------------------------------------------ */
+
+struct created_walk {
+    int64_t lo, hi;
+    int (*fn)(void *ctx, json_t *txn, int64_t created_us);
+    void *ctx;
+    int err;
+};
+
+static int created_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct created_walk *w = ctx;
+    json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
+    if (!o) {
+        w->err = CS_ECORRUPT;
+        return 1;
+    }
+    int64_t created = clock_parse_rfc3339(doc_str(o, "created"));
+    int stop = created < w->lo;   /* the log is in time order */
+    if (!stop && created < w->hi)
+        stop = w->fn(w->ctx, o, created);
+    json_decref(o);
+    return stop;
+}
+
+int ledger_txns_created_in(struct store_txn *t, const char *merchant_id, int livemode, int64_t lo_us, int64_t hi_us,
+                           int (*fn)(void *ctx, json_t *txn, int64_t created_us), void *ctx)
+{
+    struct created_walk w = {.lo = lo_us, .hi = hi_us, .fn = fn, .ctx = ctx};
+    int err = store_ledger_txns_each(t, merchant_id, livemode, NULL, created_visit, &w);
+    return err ? err : w.err;
+}
+
+/* Lines kept by a filter, oldest first, each with its "date". */
+struct kept_lines {
+    const char *currency;
+    int commissions;   /* 0: card-stream fees; 1: bnpl commissions, signed as charged */
+    json_t *lines;
+    int err;
+};
+
+static int keep_visit(void *ctx, json_t *o, int64_t created_us)
+{
+    struct kept_lines *k = ctx;
+    int keep = doc_is(o, "currency", k->currency) && (doc_int(o, "fee") != 0 || doc_int(o, "vat") != 0) &&
+               (k->commissions ? doc_is(o, "stream", "bnpl") && doc_is(o, "type", "disbursement")
+                               : !doc_is(o, "stream", "bnpl"));
+    if (!keep)
+        return 0;
+    char date[16];
+    clock_format_date(created_us, date, sizeof date);
+    json_object_set_new(o, "date", json_string(date));
+    if (k->commissions) {   /* the bnpl stream signs them as it gives them up; bounded: cannot overflow */
+        json_object_set_new(o, "fee", json_integer(-doc_int(o, "fee")));
+        json_object_set_new(o, "vat", json_integer(-doc_int(o, "vat")));
+    }
+    if (json_array_insert(k->lines, 0, o))
+        k->err = CS_ENOMEM;
+    return k->err;
+}
+
+static int kept(struct store_txn *t, const char *merchant_id, int livemode, int64_t lo_us, int64_t hi_us,
+                struct kept_lines *k, json_t **lines)
+{
+    *lines = NULL;
+    k->lines = json_array();
+    if (!k->lines)
+        return CS_ENOMEM;
+    int err = ledger_txns_created_in(t, merchant_id, livemode, lo_us, hi_us, keep_visit, k);
+    if (!err)
+        err = k->err;
+    if (err)
+        json_decref(k->lines);
+    else
+        *lines = k->lines;
+    return err;
+}
+
+int ledger_lines_with_fees(struct store_txn *t, const char *merchant_id, int livemode, const char *currency,
+                           int64_t lo_us, int64_t hi_us, json_t **lines)
+{
+    struct kept_lines k = {.currency = currency};
+    return kept(t, merchant_id, livemode, lo_us, hi_us, &k, lines);
+}
+
+int ledger_commission_lines(struct store_txn *t, const char *merchant_id, int livemode, const char *currency,
+                            int64_t lo_us, int64_t hi_us, json_t **lines)
+{
+    struct kept_lines k = {.currency = currency, .commissions = 1};
+    return kept(t, merchant_id, livemode, lo_us, hi_us, &k, lines);
+}
+
+/* ---- a payout's lines: by availability --------------------------------------------------------- */
+
 /* A walk of the merchant's balance transactions, newest first, keeping
- * those of one currency in a window: by availability (lo, hi] for a payout,
- * by creation [lo, hi) with a fee or VAT for the fee invoice. */
+ * those of one currency that became available in (lo, hi]. */
 struct line_walk {
     const char *currency, *exclude_source;
     int64_t lo, hi;
-    int by_created;
     json_t *lines;   /* oldest first once the walk is done */
     int err;
 };
@@ -34,18 +127,12 @@ static int line_visit(void *ctx, const char *id, const MDB_val *doc)
         return 1;
     }
     int64_t avail = doc_int(o, "available_on_us"), created = clock_parse_rfc3339(doc_str(o, "created"));
-    int keep, stop;
-    if (w->by_created) {
-        keep = created >= w->lo && created < w->hi && (doc_int(o, "fee") != 0 || doc_int(o, "vat") != 0);
-        stop = created < w->lo;   /* the log is in time order */
-    } else {
-        keep = ledger_window_holds(w->lo, w->hi, w->exclude_source, avail,
-                                   json_string_value(json_object_get(o, "source")));
-        /* Older transactions were made before this one, so are available by
-         * this one's availability plus a hold at the latest. */
-        stop = w->lo > INT64_MIN + HOLD_US && avail + HOLD_US < w->lo;
-    }
-    keep = keep && doc_is(o, "currency", w->currency) && !doc_is(o, "stream", "bnpl");   /* card money only */
+    int keep = ledger_window_holds(w->lo, w->hi, w->exclude_source, avail,
+                                   json_string_value(json_object_get(o, "source"))) &&
+               doc_is(o, "currency", w->currency) && !doc_is(o, "stream", "bnpl");   /* card money only */
+    /* Older transactions were made before this one, so are available by
+     * this one's availability plus a hold at the latest. */
+    int stop = w->lo > INT64_MIN + HOLD_US && avail + HOLD_US < w->lo;
     if (keep) {
         char date[16];
         clock_format_date(created, date, sizeof date);
@@ -123,9 +210,3 @@ int ledger_lines_of_payout(struct store_txn *t, const char *merchant_id, int liv
     return err;
 }
 
-int ledger_lines_with_fees(struct store_txn *t, const char *merchant_id, int livemode, const char *currency,
-                           int64_t lo_us, int64_t hi_us, json_t **lines)
-{
-    struct line_walk w = {.currency = currency, .lo = lo_us, .hi = hi_us, .by_created = 1};
-    return walk(t, merchant_id, livemode, &w, lines);
-}

@@ -25,9 +25,24 @@ int ledger_window_holds(int64_t prev_created_us, int64_t created_us, const char 
  * creation time or currency is unreadable. */
 int ledger_lines_of_payout(struct store_txn *t, const char *merchant_id, int livemode, json_t *payout, json_t **lines);
 
-/* The transactions created in [lo_us, hi_us) in `currency` that carry a fee
- * or VAT (the fee invoice's lines), oldest first, each with a "date". */
+/* Visits the merchant's balance transactions created in [lo_us, hi_us),
+ * newest first, decoded, with their creation time; fn returns non-zero to
+ * stop. The walk ends at the first one created before lo_us (the log is in
+ * time order). CS_ECORRUPT if one cannot be read. */
+int ledger_txns_created_in(struct store_txn *t, const char *merchant_id, int livemode, int64_t lo_us, int64_t hi_us,
+                           int (*fn)(void *ctx, json_t *txn, int64_t created_us), void *ctx);
+
+/* The card-stream transactions created in [lo_us, hi_us) in `currency` that
+ * carry a fee or VAT (the fee invoice's lines), oldest first, each with a
+ * "date". */
 int ledger_lines_with_fees(struct store_txn *t, const char *merchant_id, int livemode, const char *currency,
                            int64_t lo_us, int64_t hi_us, json_t **lines);
+
+/* The bnpl `disbursement` transactions created in [lo_us, hi_us) in
+ * `currency` with a commission, oldest first, each with a "date" and its
+ * fee and vat signed as charged to the merchant (positive; negative when
+ * the disbursement gave more back than it charged). */
+int ledger_commission_lines(struct store_txn *t, const char *merchant_id, int livemode, const char *currency,
+                            int64_t lo_us, int64_t hi_us, json_t **lines);
 
 #endif

@@ -20,13 +20,24 @@ int report_money_text(int64_t minor, int exponent, char *buf, size_t cap)
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-int report_check(const struct report *r)
+static int check_table(const struct report *r)
 {
-    if (!r || !r->title || !r->currency || r->exponent < 0 || r->exponent > 4 || r->n_columns == 0 || !r->columns ||
-        (r->n_rows && !r->cells) || (r->n_header && !r->header) || (r->n_summary && !r->summary))
+    if (r->n_columns == 0 || !r->columns || (r->n_rows && !r->cells))
         return -1;
     for (size_t i = 0; i < r->n_columns; i++)
         if (!r->columns[i])
+            return -1;
+    return 0;
+}
+
+int report_check(const struct report *r)
+{
+    if (!r || !r->title || !r->currency || r->exponent < 0 || r->exponent > 4 || (r->n_header && !r->header) ||
+        (r->n_summary && !r->summary))
+        return -1;
+    size_t n = 0;
+    for (const struct report *t = r; t; t = t->next)
+        if (++n > 16 || check_table(t))   /* a chain of a few tables, never a cycle */
             return -1;
     return 0;
 }

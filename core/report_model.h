@@ -8,12 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum report_cell_kind { REPORT_TEXT, REPORT_MONEY };
+enum report_cell_kind { REPORT_TEXT, REPORT_MONEY, REPORT_INT };
 
 struct report_cell {
     enum report_cell_kind kind;
     const char *text;   /* REPORT_TEXT (NULL prints empty) */
-    int64_t minor;      /* REPORT_MONEY: minor units of the report's currency */
+    int64_t minor;      /* REPORT_MONEY: minor units of the report's currency; REPORT_INT: a count */
 };
 
 struct report_kv {
@@ -35,6 +35,12 @@ struct report {
     const struct report_cell *cells;    /* n_rows * n_columns, row by row */
     size_t n_rows;
     const struct report_cell *totals;   /* n_columns, or NULL */
+    /* Optional, zero for the defaults: */
+    const char *sheet;                  /* the table's XLSX sheet name (NULL: "lines") */
+    int landscape;                      /* PDF: A4 landscape (wide tables); read from the first table only */
+    const struct report *next;          /* a further table after this one (a sheet of its own in XLSX): only
+                                           its table_title, columns, cells, n_rows, totals and sheet are read;
+                                           it shares the first table's currency */
 };
 
 /* "-1234.56" for minor -123456 at exponent 2, from integers only (no

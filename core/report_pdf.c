@@ -1,6 +1,7 @@
 /* Reports as PDF with libharu (core/report_pdf.h). libharu reports errors
  * through a callback and keeps going with error codes; the callback only
  * records the first one, and the document is discarded if any was seen. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <hpdf.h>
@@ -18,7 +19,8 @@ struct pdf_ctx {
     HPDF_Doc doc;
     HPDF_Page page;
     HPDF_Font font, bold;
-    float y;
+    float y, page_h;
+    int landscape;
     HPDF_STATUS error;
     float x[64], w[64];   /* column left edges and widths */
 };
@@ -46,6 +48,8 @@ static void cell_text(const struct report *r, const struct report_cell *cell, ch
     if (cell->kind == REPORT_MONEY) {
         if (report_money_text(cell->minor, r->exponent, out, TEXT_MAX + 1) < 0)
             strcpy(out, "?");
+    } else if (cell->kind == REPORT_INT) {
+        snprintf(out, TEXT_MAX + 1, "%lld", (long long)cell->minor);
     } else {
         ascii_of(cell->text, out);
     }
@@ -54,8 +58,9 @@ static void cell_text(const struct report *r, const struct report_cell *cell, ch
 static void new_page(struct pdf_ctx *c)
 {
     c->page = HPDF_AddPage(c->doc);
-    HPDF_Page_SetSize(c->page, HPDF_PAGE_SIZE_A4, HPDF_PAGE_PORTRAIT);
-    c->y = PAGE_H - MARGIN;
+    HPDF_Page_SetSize(c->page, HPDF_PAGE_SIZE_A4, c->landscape ? HPDF_PAGE_LANDSCAPE : HPDF_PAGE_PORTRAIT);
+    c->page_h = c->landscape ? PAGE_W : PAGE_H;
+    c->y = c->page_h - MARGIN;
 }
 
 static void text_at(struct pdf_ctx *c, HPDF_Font f, float size, float x, const char *s)
@@ -96,7 +101,7 @@ static void table_row(struct pdf_ctx *c, const struct report *r, const struct re
     for (size_t i = 0; i < r->n_columns; i++) {
         cell_text(r, &cells[i], s);
         float x = c->x[i];
-        if (cells[i].kind == REPORT_MONEY)   /* amounts right-aligned */
+        if (cells[i].kind != REPORT_TEXT)   /* amounts and counts right-aligned */
             x += c->w[i] - HPDF_Font_TextWidth(f, (const HPDF_BYTE *)s, (HPDF_UINT)strlen(s)).width * FONT_SIZE / 1000;
         text_at(c, f, FONT_SIZE, x, s);
     }
@@ -134,7 +139,7 @@ static void layout(struct pdf_ctx *c, const struct report *r, int money_col[64])
                                              : r->totals ? &r->totals[i] : NULL;
             if (!cell)
                 continue;
-            money_col[i] |= cell->kind == REPORT_MONEY;
+            money_col[i] |= cell->kind != REPORT_TEXT;
             cell_text(r, cell, s);
             float w = width_of(row < r->n_rows ? c->font : c->bold, s);
             if (w > c->w[i])
@@ -144,13 +149,41 @@ static void layout(struct pdf_ctx *c, const struct report *r, int money_col[64])
     }
 }
 
+static void table(struct pdf_ctx *c, const struct report *r, int money_col[64])
+{
+    char s[TEXT_MAX + 1];
+    layout(c, r, money_col);
+    if (r->table_title) {
+        line_break(c, LINE_H);
+        ascii_of(r->table_title, s);
+        text_at(c, c->bold, 11, MARGIN, s);
+        line_break(c, LINE_H + 2);
+    }
+    header_row(c, r, money_col);
+    for (size_t row = 0; row < r->n_rows && !c->error; row++) {
+        HPDF_Page before = c->page;
+        table_row(c, r, &r->cells[row * r->n_columns], c->font);
+        if (c->page != before && row + 1 < r->n_rows)
+            header_row(c, r, money_col);   /* repeat the columns on each page */
+    }
+    if (r->totals)
+        table_row(c, r, r->totals, c->bold);
+    if (r->n_rows == 0) {
+        text_at(c, c->font, FONT_SIZE, MARGIN, "(no lines)");
+        line_break(c, LINE_H);
+    }
+}
+
 int report_pdf_render(const struct report *r, unsigned char **pdf, size_t *len, struct cs_diag *d)
 {
     *pdf = NULL;
     *len = 0;
-    if (report_check(r) || r->n_columns > 64)
+    if (report_check(r))
         return cs_fail(d, CS_EINTERNAL, "", "the report is not well formed");
-    struct pdf_ctx c = {0};
+    for (const struct report *t = r; t; t = t->next)
+        if (t->n_columns > 64)
+            return cs_fail(d, CS_EINTERNAL, "", "the report is not well formed");
+    struct pdf_ctx c = {.landscape = r->landscape};
     c.doc = HPDF_New(on_error, &c);
     if (!c.doc)
         return cs_fail(d, CS_ENOMEM, "", "the PDF could not be started");
@@ -164,29 +197,20 @@ int report_pdf_render(const struct report *r, unsigned char **pdf, size_t *len, 
     int money_col[64];
     if (!c.error) {
         new_page(&c);
-        layout(&c, r, money_col);
         text_at(&c, c.bold, 16, MARGIN, s);
         line_break(&c, 2 * LINE_H);
         kv_block(&c, NULL, r->header, r->n_header);
         if (r->summary_title)
             kv_block(&c, r->summary_title, r->summary, r->n_summary);
-        if (r->table_title) {
-            line_break(&c, LINE_H);
-            ascii_of(r->table_title, s);
-            text_at(&c, c.bold, 11, MARGIN, s);
-            line_break(&c, LINE_H + 2);
+        for (const struct report *t = r; t && !c.error; t = t->next) {
+            /* a further table shares the first one's currency */
+            struct report view = *t;
+            view.currency = r->currency;
+            view.exponent = r->exponent;
+            if (t != r)
+                line_break(&c, LINE_H);
+            table(&c, &view, money_col);
         }
-        header_row(&c, r, money_col);
-        for (size_t row = 0; row < r->n_rows && !c.error; row++) {
-            HPDF_Page before = c.page;
-            table_row(&c, r, &r->cells[row * r->n_columns], c.font);
-            if (c.page != before && row + 1 < r->n_rows)
-                header_row(&c, r, money_col);   /* repeat the columns on each page */
-        }
-        if (r->totals)
-            table_row(&c, r, r->totals, c.bold);
-        if (r->n_rows == 0)
-            text_at(&c, c.font, FONT_SIZE, MARGIN, "(no lines)");
     }
     if (!c.error)
         HPDF_SaveToStream(c.doc);

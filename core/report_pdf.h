@@ -1,8 +1,9 @@
 #ifndef CAISSE_REPORT_PDF_H
 #define CAISSE_REPORT_PDF_H
 /* A report model (core/report_model.h) as a PDF document (libharu): A4
- * portrait, Helvetica, the header and summary blocks, then the table on as
- * many pages as it takes, its totals on the last. Text outside printable
+ * portrait (or landscape), Helvetica, the header and summary blocks, then
+ * the table on as many pages as it takes, its totals on the last, then each
+ * further table (`next`) alike. Text outside printable
  * ASCII is drawn as '?' (the standard fonts' encoding cannot carry UTF-8).
  * On success *pdf is malloc'd (the caller frees it). */
 #include "core/errors.h"

@@ -15,7 +15,7 @@ static lxw_error write_row(lxw_worksheet *ws, lxw_format *fmt, lxw_row_t row, co
 {
     lxw_error e = LXW_NO_ERROR;
     for (size_t i = 0; i < r->n_columns && !e; i++) {
-        if (cells[i].kind == REPORT_MONEY)
+        if (cells[i].kind != REPORT_TEXT)   /* money in minor units, counts */
             e = worksheet_write_number(ws, row, (lxw_col_t)i, (double)cells[i].minor, fmt);
         else if (cells[i].text)
             e = worksheet_write_string(ws, row, (lxw_col_t)i, cells[i].text, fmt);
@@ -25,17 +25,14 @@ static lxw_error write_row(lxw_worksheet *ws, lxw_format *fmt, lxw_row_t row, co
     return e;
 }
 
-static lxw_error build(const struct report *r, const char *path, const char *tmpdir)
+/* One table on a sheet of its own; its money in the first table's currency. */
+static lxw_error sheet(lxw_workbook *wb, lxw_format *bold, const struct report *t, const char *currency)
 {
-    lxw_workbook_options opt = {.constant_memory = LXW_FALSE, .tmpdir = (char *)tmpdir};
-    lxw_workbook *wb = workbook_new_opt(path, &opt);
-    if (!wb)
-        return LXW_ERROR_MEMORY_MALLOC_FAILED;
-    lxw_worksheet *ws = workbook_add_worksheet(wb, "lines");
-    lxw_format *bold = workbook_add_format(wb);
-    lxw_error e = ws && bold ? LXW_NO_ERROR : LXW_ERROR_MEMORY_MALLOC_FAILED;
-    if (!e)
-        format_set_bold(bold);
+    struct report view = *t;
+    view.currency = currency;
+    const struct report *r = &view;
+    lxw_worksheet *ws = workbook_add_worksheet(wb, r->sheet ? r->sheet : "lines");
+    lxw_error e = ws ? LXW_NO_ERROR : LXW_ERROR_MEMORY_MALLOC_FAILED;
     for (size_t i = 0; i < r->n_columns && !e; i++)
         e = worksheet_write_string(ws, 0, (lxw_col_t)i, r->columns[i], bold);
     if (!e)
@@ -46,6 +43,21 @@ static lxw_error build(const struct report *r, const char *path, const char *tmp
         e = write_row(ws, bold, (lxw_row_t)(r->n_rows + 1), r, r->totals);
     if (!e)
         e = worksheet_set_column(ws, 0, (lxw_col_t)r->n_columns, 18, NULL);
+    return e;
+}
+
+static lxw_error build(const struct report *r, const char *path, const char *tmpdir)
+{
+    lxw_workbook_options opt = {.constant_memory = LXW_FALSE, .tmpdir = (char *)tmpdir};
+    lxw_workbook *wb = workbook_new_opt(path, &opt);
+    if (!wb)
+        return LXW_ERROR_MEMORY_MALLOC_FAILED;
+    lxw_format *bold = workbook_add_format(wb);
+    lxw_error e = bold ? LXW_NO_ERROR : LXW_ERROR_MEMORY_MALLOC_FAILED;
+    if (!e)
+        format_set_bold(bold);
+    for (const struct report *t = r; t && !e; t = t->next)
+        e = sheet(wb, bold, t, r->currency);
     lxw_error closed = workbook_close(wb);   /* writes the file and frees the workbook, always */
     return e ? e : closed;
 }
@@ -74,10 +86,14 @@ int report_xlsx_render(const struct report *r, const char *tmpdir, unsigned char
 {
     *xlsx = NULL;
     *len = 0;
-    if (report_check(r) || r->n_columns >= 16384)
+    if (report_check(r))
         return cs_fail(d, CS_EINTERNAL, "", "the report is not well formed");
-    if (r->n_rows + 2 > 1048576)
-        return cs_fail(d, CS_ETOOLARGE, "", "the report has more lines than a sheet can hold");
+    for (const struct report *t = r; t; t = t->next) {
+        if (t->n_columns >= 16384)
+            return cs_fail(d, CS_EINTERNAL, "", "the report is not well formed");
+        if (t->n_rows + 2 > 1048576)
+            return cs_fail(d, CS_ETOOLARGE, "", "the report has more lines than a sheet can hold");
+    }
     if (!tmpdir)
         tmpdir = "/tmp";
     char path[4096];

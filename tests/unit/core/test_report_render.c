@@ -98,6 +98,37 @@ static void test_render(const char *dir)
     free(ids);
 }
 
+/* A landscape report with counts and a further table (the daily sales'
+ * per-method totals), and the chain's checks. */
+static void test_tables(const char *dir)
+{
+    static const char *const more_cols[] = {"method", "sales", "sold"};
+    struct report_cell cells[] = {{REPORT_TEXT, "btx_1_0", 0}, {REPORT_TEXT, "x", 0}, {REPORT_MONEY, NULL, 5},
+                                  {REPORT_INT, NULL, -3}};
+    struct report_cell more[] = {{REPORT_TEXT, "card", 0}, {REPORT_INT, NULL, 12}, {REPORT_MONEY, NULL, 1999},
+                                 {REPORT_TEXT, "pay_in_3", 0}, {REPORT_INT, NULL, INT64_MIN},
+                                 {REPORT_MONEY, NULL, INT64_MAX}};
+    struct report second = {.table_title = "Per method", .columns = more_cols, .n_columns = 3, .cells = more,
+                            .n_rows = 2, .totals = more, .sheet = "methods"};
+    struct report r = {.title = "Daily sales", .currency = "EUR", .exponent = 2, .columns = cols, .n_columns = 4,
+                       .cells = cells, .n_rows = 1, .landscape = 1, .sheet = "lines", .next = &second};
+    render_both(&r, dir, "landscape, counts, a second table");
+    second.n_rows = 0;
+    render_both(&r, dir, "an empty second table");
+    struct cs_diag d = {0};
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    second.sheet = "lines";
+    OK(report_xlsx_render(&r, dir, &buf, &len, &d) != 0 && buf == NULL, "two sheets of one name: refused");
+    EQ_INT(count_tmp(dir), 0, "no temporary workbook left behind");
+    second.sheet = "methods";
+    second.n_columns = 0;
+    OK(report_check(&r) == -1, "a further table without columns: refused");
+    second.n_columns = 3;
+    second.next = &r;
+    OK(report_check(&r) == -1, "a cycle of tables: refused");
+}
+
 static void test_refused(const char *dir)
 {
     struct cs_diag d = {0};
@@ -123,6 +154,7 @@ int main(void)
         return 1;
     test_money_text();
     test_render(dir);
+    test_tables(dir);
     test_refused(dir);
     rmdir(dir);
     return tap_done();
