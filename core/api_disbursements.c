@@ -13,6 +13,7 @@
 #include "core/ids.h"
 #include "core/doc.h"
 #include "core/clock.h"
+#include "core/notify.h"
 
 #define ORDERS_PER_RUN_MAX 10000   /* a run settles at most this many orders; the rest wait for the next */
 
@@ -197,6 +198,10 @@ int disbursement_job_run(struct store_txn *t, const struct sched_job *j, int64_t
                  : disbursement_decide_create(&r, dsb_id, count, lines, orders, &tot, &data, d);
             if (rc == 0)
                 rc = object_job_append(t, j, time_us, "disbursement.created", data);
+            json_t *merchant = rc == 0 ? load(t, j->merchant_id, store_merchant_get) : NULL;
+            if (merchant)
+                rc = notify_disbursement(t, merchant, json_object_get(data, "object"), time_us);
+            json_decref(merchant);
             json_decref(data);
             struct newer_walk nw = {.seq = r.through_seq};
             if (rc == 0)

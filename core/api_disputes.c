@@ -92,6 +92,19 @@ static int price_dispute(struct app *app, json_t *merchant, int livemode, int64_
     return err;
 }
 
+/* The merchant's available balance in the payment's currency, on the
+ * merchant's clock (now_us), before a dispute takes its debit. */
+static int available_before(struct store_txn *t, json_t *payment, int64_t now_us, int64_t *available)
+{
+    int64_t pending = 0;
+    *available = 0;
+    const char *currency = json_string_value(json_object_get(payment, "currency"));
+    const char *merchant = json_string_value(json_object_get(payment, "merchant"));
+    return currency && merchant ? store_ledger_balance(t, merchant, json_is_true(json_object_get(payment, "livemode")),
+                                                       currency, now_us, available, &pending)
+                                : 0;
+}
+
 /* ---- POST /v1/test/disputes: the simulated scheme opens a dispute ---------------------------- */
 
 static int exec_open(struct store_txn *t, struct write_cmd *wc)
@@ -112,6 +125,11 @@ static int exec_open(struct store_txn *t, struct write_cmd *wc)
                                 .amount = json_integer_value(json_object_get(p, "amount")),
                                 .contestable = json_is_true(json_object_get(p, "contestable")),
                                 .fee = c->fee, .vat = c->vat, .opened_via = "test_api"};
+    rc = available_before(t, payment, c->cmd.now_us, &o.available);
+    if (rc) {
+        json_decref(payment);
+        return write_cmd_fail(wc, rc);
+    }
     int64_t disputable = 0;
     if (o.amount == 0) {
         o.amount = -1;
@@ -713,6 +731,11 @@ int dispute_job_simulate(struct store_txn *t, const struct sched_job *j, int64_t
     struct dispute_opening o = {.reason = "fraudulent", .amount = amount, .contestable = 1,
                                 .fee = json_integer_value(json_object_get(prepared, "fee")),
                                 .vat = json_integer_value(json_object_get(prepared, "vat")), .opened_via = "test_card"};
+    rc = available_before(t, payment, time_us, &o.available);
+    if (rc) {
+        json_decref(payment);
+        return rc;
+    }
     char id[CS_ID_BYTES_MAX];
     if (id_new("dp", time_us, id, sizeof id) != 0) {
         json_decref(payment);

@@ -15,6 +15,7 @@
 #include "core/json_in.h"
 #include "core/ids.h"
 #include "core/clock.h"
+#include "core/doc.h"
 #include "core/cards.h"
 #include "core/scheduler.h"
 
@@ -297,6 +298,26 @@ static int prepare_card(struct req_ctx *rc, struct payment_cmd *c, json_t *draft
     return 0;
 }
 
+/* A payment taken on a terminal (channel "terminal"): the merchant's own
+ * active terminal, or 404/409 naming `terminal` (docs/terminals.md).
+ * Terminals are never deleted, so the check holds until the writer runs. */
+static int check_terminal(struct req_ctx *rc, json_t *draft)
+{
+    const char *id = json_string_value(json_object_get(draft, "terminal"));
+    json_t *doc = NULL;
+    if (!id)
+        return 0;
+    if (object_fetch(rc, id, "terminal", "terminal", &doc) != 0)
+        return -1;
+    int active = doc_is(doc, "status", "active");
+    json_decref(doc);
+    if (!active) {
+        respond_fail(rc, CS_ESTATE, "terminal", "terminal %s is not active", id);
+        return -1;
+    }
+    return 0;
+}
+
 void api_payments_create(struct req_ctx *rc)
 {
     json_t *body = NULL, *draft = NULL, *merchant = req_merchant(rc);
@@ -328,6 +349,10 @@ void api_payments_create(struct req_ctx *rc)
     }
     c->has_card = 1;
     c->cmd.params = draft;
+    if (check_terminal(rc, draft) != 0) {
+        command_free(&c->cmd);
+        return;
+    }
     if (prepare_card(rc, c, draft) != 0) {
         command_free(&c->cmd);
         return;
@@ -527,7 +552,7 @@ void api_payments_duplicate(struct req_ctx *rc)
                               strcmp(rc->actor, "operator") == 0 ? "manual" : "api", "amount",
                               (json_int_t)(amount > 0 ? amount : json_integer_value(json_object_get(src, "amount"))),
                               "currency", json_object_get(src, "currency"), "description",
-                              description ? json_string(description) : json_object_get(src, "description"),
+                              json_object_get(src, "description"),   /* a new description is set below */
                               "order_reference", json_object_get(src, "order_reference"), "shop",
                               json_object_get(src, "shop"), "customer", json_object_get(src, "customer"),
                               "customer_id", json_object_get(src, "customer_id"), "charges", "duplicated_from",

@@ -1,7 +1,9 @@
-/* GET /v1/reconciliation and GET /v1/reconciliation/export
- * (docs/reconciliation.md): reads a day of the merchant's ledger, its
- * payouts and payment documents, and hands them to the pure reconciliation
- * (core/reconciliation.h). Read-only: nothing is written. */
+/* GET /v1/reconciliation, GET /v1/reconciliation/export and GET
+ * /v1/reconciliation/findings.csv (docs/reconciliation.md): reads a day of
+ * the merchant's ledger, its payouts, disbursements and payment documents,
+ * asks country.rules for the business days after it, and hands them to the
+ * pure reconciliation (core/reconciliation.h). Read-only: nothing is
+ * written. */
 #include <stdio.h>
 #include <string.h>
 #include "core/router.h"
@@ -17,6 +19,8 @@ struct gather {
     struct store_txn *t;
     struct recon_input in;
     int64_t oldest_payment_us;   /* the ledger walk for amount_captured goes back to here */
+    int64_t carried_from_seq;    /* the bnpl walk for the day's disbursements goes back to here */
+    json_t *merchant;
     int err;
 };
 
@@ -44,8 +48,7 @@ static int txn_visit(void *ctx, const char *id, const MDB_val *doc)
         return 1;
     int64_t created = time_of(o, "created");
     int stop = created < g->in.day_start_us;
-    if (!stop && created < g->in.day_end_us && !doc_is(o, "stream", "bnpl") &&   /* card money only */
-        json_array_append(g->in.txns, o))
+    if (!stop && created < g->in.day_end_us && json_array_append(g->in.txns, o))
         g->err = CS_ENOMEM;
     json_decref(o);
     return stop || g->err;
@@ -59,6 +62,83 @@ static int payout_visit(void *ctx, const char *id, const MDB_val *doc)
     if (o && json_array_append_new(g->in.payouts, o))
         g->err = CS_ENOMEM;
     return g->err;
+}
+
+static int disbursement_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct gather *g = ctx;
+    json_t *o = load(doc, &g->err);
+    if (o && json_array_append_new(g->in.disbursements, o))
+        g->err = CS_ENOMEM;
+    return g->err;
+}
+
+/* The bnpl order transactions after carried_from_seq, newest first (the
+ * ledger is in event order, so the walk stops below it). */
+static int carried_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct gather *g = ctx;
+    json_t *o = load(doc, &g->err);
+    if (!o)
+        return 1;
+    int stop = doc_int(o, "event_seq") <= g->carried_from_seq;
+    if (!stop && (doc_is(o, "type", "order_payable") || doc_is(o, "type", "order_reduction")) &&
+        json_array_append(g->in.bnpl_carried, o))
+        g->err = CS_ENOMEM;
+    json_decref(o);
+    return stop || g->err;
+}
+
+/* The newest disbursement run since the last disbursement that recorded
+ * carried_over, newest first: stops at the first run that disbursed or
+ * carried over. */
+static int run_visit(void *ctx, uint64_t seq)
+{
+    struct gather *g = ctx;
+    struct event_view v;
+    int err = store_event_get(g->t, seq, &v);
+    if (err) {
+        g->err = err;
+        return 1;
+    }
+    const char *outcome = json_string_value(json_object_get(v.data, "outcome"));
+    int stop = outcome && (strcmp(outcome, "disbursed") == 0 || strcmp(outcome, "carried_over") == 0);
+    if (outcome && strcmp(outcome, "carried_over") == 0)
+        g->in.carried_over_seq = (int64_t)seq;
+    event_view_clear(&v);
+    return stop;
+}
+
+/* What the day's disbursements carried: from the through_event_seq of the
+ * disbursement before the first of them. */
+static int gather_disbursements(struct req_ctx *rc, struct gather *g)
+{
+    int64_t from = INT64_MAX;
+    size_t i, k;
+    json_t *o, *p;
+    json_array_foreach(g->in.disbursements, i, o) {
+        int64_t created = time_of(o, "created"), through = doc_int(o, "through_event_seq"), prev = 0;
+        if (created < g->in.day_start_us || created >= g->in.day_end_us)
+            continue;
+        json_array_foreach(g->in.disbursements, k, p) {
+            int64_t t = doc_int(p, "through_event_seq");
+            if (t < through && t > prev)
+                prev = t;
+        }
+        if (prev < from)
+            from = prev;
+    }
+    int err = 0;
+    if (from != INT64_MAX) {
+        g->carried_from_seq = from;
+        err = store_ledger_txns_each(g->t, rc->merchant_id, rc->livemode, NULL, carried_visit, g);
+    }
+    if (!err && !g->err)
+        err = store_merchant_events_each(g->t, rc->merchant_id, rc->livemode, 0, 1, "disbursement_schedule.ran",
+                                         run_visit, g);
+    return err ? err : g->err;
 }
 
 /* Loads the object `id` into in.objects once (absent: left out, which the
@@ -145,11 +225,16 @@ static int gather(struct req_ctx *rc, struct gather *g)
     if ((err = store_ledger_txns_each(g->t, m, lm, NULL, txn_visit, g)) || (err = g->err) ||
         (err = store_objects_each(g->t, m, lm, "payout", NULL, payout_visit, g)) || (err = g->err) ||
         (err = store_objects_each(g->t, m, lm, "payment", NULL, payment_visit, g)) || (err = g->err) ||
-        (err = store_objects_each(g->t, m, lm, "dispute", NULL, dispute_visit, g)) || (err = g->err))
+        (err = store_objects_each(g->t, m, lm, "dispute", NULL, dispute_visit, g)) || (err = g->err) ||
+        (err = store_objects_each(g->t, m, lm, "disbursement", NULL, disbursement_visit, g)) || (err = g->err) ||
+        (err = gather_disbursements(rc, g)))
+        return err;
+    MDB_val mv;
+    if (store_merchant_get(g->t, m, &mv) == 0 && !(g->merchant = load(&mv, &err)))
         return err;
     /* the objects the items name, and the payments behind refunds and disputes */
     json_array_foreach(g->in.txns, i, o)
-        if (!doc_is(o, "type", "payout") && !doc_is(o, "type", "payout_failure") &&
+        if (!doc_is(o, "type", "payout") && !doc_is(o, "type", "payout_failure") && !doc_is(o, "stream", "bnpl") &&
             (err = object_add(g, json_string_value(json_object_get(o, "source")))))
             return err;
     json_array_foreach(g->in.failed, i, o)
@@ -197,6 +282,45 @@ static void gather_free(struct gather *g)
     json_decref(g->in.ledger_captured);
     json_decref(g->in.failed);
     json_decref(g->in.disputes);
+    json_decref(g->in.disbursements);
+    json_decref(g->in.bnpl_carried);
+    json_decref(g->in.calendar);
+    json_decref(g->merchant);
+}
+
+/* The business days after the reconciled day, up to the merchant's today
+ * and RECON_CALENDAR_DAYS at most, as country.rules (purpose "payout",
+ * the calendar of the payout and disbursement runs) answers for the
+ * merchant's country; later days count weekends only, which cannot make a
+ * finding early: a deadline past today is not reached. A merchant without a
+ * country: weekends only. */
+static int ask_calendar(struct req_ctx *rc, struct gather *g)
+{
+    json_t *country = json_object_get(g->merchant, "country");
+    if (!json_is_string(country))
+        return 0;
+    int64_t day = g->in.day_start_us / (86400LL * 1000000), today = g->in.now_us / (86400LL * 1000000);
+    for (int64_t n = 1; n <= RECON_CALENDAR_DAYS && day + n <= today; n++) {
+        char date[16];
+        clock_format_date((day + n) * 86400LL * 1000000, date, sizeof date);
+        json_t *in = json_pack("{s:O,s:s,s:s,s:{s:s},s:b}", "country", country, "purpose", "payout", "date", date,
+                               "merchant", "id", rc->merchant_id, "livemode", rc->livemode), *out = NULL;
+        int err = in ? policy_call(rc->app->policy, "country.rules", in, &out, &rc->diag)
+                     : cs_fail(&rc->diag, CS_ENOMEM, "", "out of memory");
+        json_decref(in);
+        if (err)
+            return err;
+        json_t *business = json_object_get(out, "business_day");
+        if (!json_is_boolean(business)) {
+            json_decref(out);
+            return cs_fail(&rc->diag, CS_EPOLICYFAIL, "", "country.rules gave no business_day for %s", date);
+        }
+        err = json_object_set(g->in.calendar, date, business) ? cs_fail(&rc->diag, CS_ENOMEM, "", "out of memory") : 0;
+        json_decref(out);
+        if (err)
+            return err;
+    }
+    return 0;
 }
 
 /* Parses the query, reads the store and builds the report; NULL after
@@ -222,9 +346,13 @@ static json_t *reconcile(struct req_ctx *rc, const char **date)
     g.in.ledger_captured = json_object();
     g.in.failed = json_array();
     g.in.disputes = json_array();
+    g.in.disbursements = json_array();
+    g.in.bnpl_carried = json_array();
+    g.in.calendar = json_object();
     struct store_txn t;
     int err = !g.in.txns || !g.in.payouts || !g.in.payout_lines || !g.in.objects || !g.in.ledger_captured ||
-              !g.in.failed || !g.in.disputes ? CS_ENOMEM : store_read_begin(rc->app->store, &t);
+              !g.in.failed || !g.in.disputes || !g.in.disbursements || !g.in.bnpl_carried || !g.in.calendar
+              ? CS_ENOMEM : store_read_begin(rc->app->store, &t);
     if (err) {
         gather_free(&g);
         respond_fail(rc, err, "", "the store could not be read");
@@ -236,7 +364,7 @@ static json_t *reconcile(struct req_ctx *rc, const char **date)
     json_t *report = NULL;
     if (err)
         respond_fail(rc, err, "", "the day's transactions could not be read");
-    else if (recon_build(&g.in, &report, &rc->diag))
+    else if (ask_calendar(rc, &g) || recon_build(&g.in, &report, &rc->diag))
         respond_error(rc);
     gather_free(&g);
     return report;
@@ -254,14 +382,17 @@ void api_reconciliation_get(struct req_ctx *rc)
     respond_json(rc, 200, r);
 }
 
-void api_reconciliation_export(struct req_ctx *rc)
+static void csv_export(struct req_ctx *rc, int findings)
 {
     const char *date = NULL;
     json_t *r = reconcile(rc, &date);
     if (!r)
         return;
     struct csv_buf c = {0};
-    recon_csv(json_object_get(r, "items"), &c);
+    if (findings)
+        recon_findings_csv(json_object_get(r, "findings"), &c);
+    else
+        recon_csv(json_object_get(r, "items"), &c);
     json_decref(r);
     if (c.err) {
         int err = c.err;
@@ -270,8 +401,19 @@ void api_reconciliation_export(struct req_ctx *rc)
         return;
     }
     char disposition[96];
-    snprintf(disposition, sizeof disposition, "Content-Disposition: attachment; filename=\"reconciliation-%s.csv\"\r\n",
+    snprintf(disposition, sizeof disposition,
+             "Content-Disposition: attachment; filename=\"reconciliation-%s%s.csv\"\r\n", findings ? "findings-" : "",
              date);
     http_respond(rc->req, 200, "text/csv; charset=utf-8", disposition, c.out, c.len);
     csv_free(&c);
+}
+
+void api_reconciliation_export(struct req_ctx *rc)
+{
+    csv_export(rc, 0);
+}
+
+void api_reconciliation_findings_csv(struct req_ctx *rc)
+{
+    csv_export(rc, 1);
 }

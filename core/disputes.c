@@ -116,6 +116,9 @@ int dispute_decide_open(json_t *payment, const struct dispute_opening *o, int64_
                        "subscription_canceled, other");
     if (money_add(amount, o->fee, &total) != 0 || money_add(total, o->vat, &total) != 0)
         return cs_fail(d, CS_EAMOUNT, "amount", "the amount and the dispute fee overflow");
+    /* Taken from the balance, or recorded as owed if short (seed 003: "or
+     * the bank account"): the part the available balance cannot cover. */
+    int64_t owed = total - (o->available <= 0 ? 0 : o->available >= total ? total : o->available);
     char created[40];
     clock_format_rfc3339(now_us, created, sizeof created);
     json_t *card = json_object_get(payment, "card");
@@ -130,6 +133,7 @@ int dispute_decide_open(json_t *payment, const struct dispute_opening *o, int64_
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     json_object_set_new(doc, "balance_transactions",
                         json_pack("[o]", balance_line("dispute_debit", -1, amount, o->fee, o->vat, -total, now_us)));
+    json_object_set_new(doc, "owed", json_integer(owed));
     json_object_set_new(doc, "evidence", json_pack("{s:[],s:n}", "files", "text"));
     if (o->contestable)
         doc_set_time(doc, "evidence_due_at", now_us + DISPUTE_EVIDENCE_WINDOW_US);

@@ -46,6 +46,8 @@ struct dispute_opening {
     int contestable;
     int64_t fee, vat;            /* decided by fees.compute */
     const char *opened_via;      /* "test_api" | "test_card" */
+    int64_t available;           /* the merchant's available balance in the payment's currency before the
+                                  * debit (store_ledger_balance): what it cannot cover is recorded as owed */
 };
 
 /* The new dispute of `payment` (its document) at now_us: dispute.opened. */

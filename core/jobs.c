@@ -7,6 +7,7 @@
 #include "core/api_refunds.h"
 #include "core/api_payouts.h"
 #include "core/api_disbursements.h"
+#include "core/api_terminals.h"
 
 const struct job_kind job_kinds[] = {
     {"payment.expire", NULL, payment_job_expire},
@@ -20,5 +21,6 @@ const struct job_kind job_kinds[] = {
     {"payout.run", payout_job_run_prepare, payout_job_run},
     {"payout.advance", NULL, payout_job_advance},
     {"disbursement.run", disbursement_job_run_prepare, disbursement_job_run},
+    {"terminal.bill", terminal_job_bill_prepare, terminal_job_bill},
     {NULL, NULL, NULL},
 };

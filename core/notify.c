@@ -112,6 +112,23 @@ static void schedule(struct text *t, json_t *doc)
     }
 }
 
+/* Renders the message and puts it in the outbox under "<time>-<id>-<what>";
+ * frees body->s. */
+static int spool(struct store_txn *t, const char *to, const char *subject, struct text *body, const char *id,
+                 const char *what, int64_t time_us)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%016llx-%s-%s", (unsigned long long)time_us, id, what);
+    char *msg = body->err ? NULL : notify_render(to, subject, body->s, key, time_us);
+    free(body->s);
+    body->s = NULL;
+    if (!msg)
+        return CS_ENOMEM;
+    int rc = store_mail_put(t, key, msg, strlen(msg));
+    free(msg);
+    return rc;
+}
+
 int notify_order_event(struct store_txn *t, const char *type, const char *order_id, int64_t time_us)
 {
     static const char *const sends[] = {"order.confirmed", "order.instalment_paid", "order.cart_updated",
@@ -165,15 +182,8 @@ int notify_order_event(struct store_txn *t, const char *type, const char *order_
         schedule(&body, doc);
     }
     add(&body, "\n-- \ncaisse, on behalf of your merchant\n");
-    char key[160];
-    snprintf(key, sizeof key, "%016llx-%s-%s", (unsigned long long)time_us, order_id, type);
-    char *msg = body.err ? NULL : notify_render(to, subject, body.s, key, time_us);
-    free(body.s);
+    rc = spool(t, to, subject, &body, order_id, type, time_us);
     json_decref(doc);
-    if (!msg)
-        return CS_ENOMEM;
-    rc = store_mail_put(t, key, msg, strlen(msg));
-    free(msg);
     return rc;
 }
 
@@ -202,13 +212,26 @@ int notify_payout(struct store_txn *t, json_t *merchant, json_t *payout, int64_t
         add(&body, ".\n");
     }
     add(&body, "Its report (PDF, XLSX) and transfer file are in the API: GET /v1/payouts/%s.\n\n-- \ncaisse\n", id);
-    char key[160];
-    snprintf(key, sizeof key, "%016llx-%s-payout", (unsigned long long)time_us, id);
-    char *msg = body.err ? NULL : notify_render(to, subject, body.s, key, time_us);
-    free(body.s);
-    if (!msg)
-        return CS_ENOMEM;
-    int rc = store_mail_put(t, key, msg, strlen(msg));
-    free(msg);
-    return rc;
+    return spool(t, to, subject, &body, id, "payout", time_us);
+}
+
+int notify_disbursement(struct store_txn *t, json_t *merchant, json_t *dsb, int64_t time_us)
+{
+    const char *to = json_string_value(json_object_get(merchant, "email"));
+    const char *id = json_string_value(json_object_get(dsb, "id"));
+    const char *ref = json_string_value(json_object_get(dsb, "reference"));
+    const char *cur = json_string_value(json_object_get(dsb, "currency"));
+    if (!to || !id || !ref || !cur)
+        return 0;
+    struct text body = {0};
+    char subject[160];
+    snprintf(subject, sizeof subject, "Disbursement %s", ref);
+    add(&body, "Hello,\n\nDisbursement %s (%s) pays you ", ref, id);
+    money(&body, json_integer_value(json_object_get(dsb, "amount")), cur);
+    add(&body, " for %zu order(s) today.\nShipped less returns: ", json_array_size(json_object_get(dsb, "orders")));
+    money(&body, json_integer_value(json_object_get(dsb, "gross_amount")), cur);
+    add(&body, "\nCommissions, VAT included: ");
+    money(&body, json_integer_value(json_object_get(dsb, "fees_vat_included")), cur);
+    add(&body, "\nIts detail (PDF, XLSX) is in the API: GET /v1/disbursements/%s.\n\n-- \ncaisse\n", id);
+    return spool(t, to, subject, &body, id, "disbursement", time_us);
 }

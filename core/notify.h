@@ -18,6 +18,11 @@ int notify_order_event(struct store_txn *t, const char *type, const char *order_
  * Returns 0 (also when the merchant has no e-mail) or a CS code. */
 int notify_payout(struct store_txn *t, json_t *merchant, json_t *payout, int64_t time_us);
 
+/* A disbursement notice to the merchant (its document's "email", if any):
+ * reference, amount received, commissions VAT included and the number of
+ * orders, queued with the disbursement's event. Returns 0 or a CS code. */
+int notify_disbursement(struct store_txn *t, json_t *merchant, json_t *disbursement, int64_t time_us);
+
 /* Renders one message (exposed for tests). Returns a malloc'd string. */
 char *notify_render(const char *to, const char *subject, const char *body, const char *message_id,
                     int64_t time_us);

@@ -890,6 +890,11 @@ int order_decide_cart_edit(json_t *doc, json_t *lines, int64_t amount, const cha
         if (!nl || json_integer_value(json_object_get(nl, "quantity")) < shipped)
             return cs_fail(d, CS_ESTATE, "lines", "%s: %lld already shipped; record what comes back with "
                            "POST /v1/orders/{id}/returns", ref ? ref : "a line", (long long)shipped);
+        /* Its price too: what shipped is what the financier owes the merchant
+         * (a discount line is how a cart lowers it after shipment). */
+        if (json_integer_value(json_object_get(nl, "unit_price")) != json_integer_value(json_object_get(line, "unit_price")))
+            return cs_fail(d, CS_ESTATE, "lines", "%s: its unit_price cannot change once shipped; add a discount "
+                           "line instead", ref ? ref : "a line");
         json_object_set_new(nl, "quantity_shipped", json_integer(shipped));
     }
     json_t *schedule = NULL;

@@ -8,11 +8,12 @@
 #include "core/money.h"
 #include "core/clock.h"
 #include "core/limits.h"
+#include "core/ids.h"
 
 #define DAY_US (86400LL * 1000000)
 
 const char *const payment_types[] = {"at_order", "deferred", "split", "deposit", "at_shipment", "at_delivery", NULL};
-const char *const payment_channels[] = {"api", "manual", NULL};
+const char *const payment_channels[] = {"api", "manual", "terminal", NULL};
 static const char *const cancel_reasons[] = {"requested_by_customer", "duplicate", "fraudulent", "abandoned",
                                              "other", NULL};
 
@@ -32,10 +33,10 @@ int payment_validate_create(json_t *body, json_t *merchant, int64_t now_us, json
 {
     static const char *const keys[] = {"amount", "currency", "type", "channel", "card", "split", "deposit",
                                        "description", "order_reference", "shop", "customer", "customer_id",
-                                       "metadata", NULL};
+                                       "metadata", "terminal", NULL};
     static const char *const customer_keys[] = {"email", "first_name", "last_name", "phone", NULL};
     const char *currency = NULL, *type = "at_order", *channel = "api", *description = NULL, *reference = NULL,
-               *shop = "default", *customer_id = NULL;
+               *shop = "default", *customer_id = NULL, *terminal = NULL;
     int64_t amount = 0;
     int rc = 0;
     if ((rc = jin_object(body, "", keys, d)) || (rc = jin_int(body, "", "amount", 1, 1, CS_AMOUNT_MINOR_MAX, &amount, d)) ||
@@ -45,7 +46,8 @@ int payment_validate_create(json_t *body, json_t *merchant, int64_t now_us, json
         (rc = jin_string(body, "", "description", 0, 1, 500, &description, d)) ||
         (rc = jin_string(body, "", "order_reference", 0, 1, 64, &reference, d)) ||
         (rc = jin_string(body, "", "shop", 0, 1, 64, &shop, d)) ||
-        (rc = jin_string(body, "", "customer_id", 0, 1, CS_ID_BYTES_MAX - 1, &customer_id, d)))
+        (rc = jin_string(body, "", "customer_id", 0, 1, CS_ID_BYTES_MAX - 1, &customer_id, d)) ||
+        (rc = jin_string(body, "", "terminal", 0, 1, CS_ID_BYTES_MAX - 1, &terminal, d)))
         return rc;
     if (!currency_find(currency))
         return cs_fail(d, CS_ECURRENCY, "currency", "%s is not a supported ISO 4217 currency", currency);
@@ -57,7 +59,16 @@ int payment_validate_create(json_t *body, json_t *merchant, int64_t now_us, json
         return cs_fail(d, CS_EPARAM, "type", "type must be one of at_order, deferred, split, deposit, at_shipment, "
                        "at_delivery");
     if (!doc_one_of(channel, payment_channels))
-        return cs_fail(d, CS_EPARAM, "channel", "channel must be api or manual (payment links have their own API)");
+        return cs_fail(d, CS_EPARAM, "channel", "channel must be api, manual or terminal (payment links have their own "
+                       "API)");
+    /* A payment taken on a payment terminal names it (docs/terminals.md);
+     * the handler checks it is the merchant's. */
+    if (terminal && strcmp(channel, "terminal") != 0)
+        return cs_fail(d, CS_EPARAM, "terminal", "terminal is for payments of channel terminal");
+    if (!terminal && strcmp(channel, "terminal") == 0)
+        return cs_fail(d, CS_EMISSING, "terminal", "terminal (trm_…) is required for channel terminal");
+    if (terminal && !id_valid(terminal, "trm"))
+        return cs_fail(d, CS_EPARAM, "terminal", "terminal must be a terminal id (trm_…)");
     if ((reference && !jin_printable(reference)) || (description && !jin_printable(description)))
         return cs_fail(d, CS_EPARAM, reference && !jin_printable(reference) ? "order_reference" : "description",
                        "must be printable text");
@@ -165,10 +176,10 @@ int payment_validate_create(json_t *body, json_t *merchant, int64_t now_us, json
         json_array_append_new(charges, first);
         json_array_append_new(charges, second);
     }
-    *draft = json_pack("{s:s,s:s,s:I,s:s,s:s?,s:s?,s:s,s:O?,s:s?,s:O?,s:o}", "type", type, "channel", channel,
+    *draft = json_pack("{s:s,s:s,s:I,s:s,s:s?,s:s?,s:s,s:O?,s:s?,s:O?,s:o,s:s?}", "type", type, "channel", channel,
                        "amount", (json_int_t)amount, "currency", currency, "description", description,
                        "order_reference", reference, "shop", shop, "customer", customer, "customer_id", customer_id,
-                       "metadata", metadata, "charges", charges);
+                       "metadata", metadata, "charges", charges, "terminal", terminal);
     return *draft ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }
 
@@ -342,7 +353,7 @@ int payment_decide_create(json_t *draft, const struct card_facts *card, json_t *
     if (!doc)
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     static const char *const copied[] = {"description", "order_reference", "shop", "customer", "customer_id",
-                                         "metadata", "payment_link", "duplicated_from", NULL};
+                                         "metadata", "payment_link", "duplicated_from", "terminal", NULL};
     for (const char *const *k = copied; *k; k++) {
         json_t *v = json_object_get(draft, *k);
         json_object_set(doc, *k, v ? v : json_null());

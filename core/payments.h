@@ -29,7 +29,7 @@
 #define PAYMENT_CHARGE_HOUR_UTC 6          /* scheduled charges run at 06:00 UTC on their day */
 
 extern const char *const payment_types[];     /* at_order, deferred, split, deposit, at_shipment, at_delivery */
-extern const char *const payment_channels[];  /* api, manual (payment_link is set by links) */
+extern const char *const payment_channels[];  /* api, manual, terminal (payment_link is set by links) */
 
 /* Validates the body of POST /v1/payments (everything but the card) against
  * the merchant (currency) at now_us; *draft is a new object with the

@@ -1,4 +1,4 @@
-/* Reconciliation of a day of card payments, pure (core/reconciliation.h). */
+/* Reconciliation of a day, pure (core/reconciliation.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #define DAY_US (86400LL * 1000000)
 #define LATE_BUSINESS_DAYS 2
+#define DISBURSEMENT_LATE_BUSINESS_DAYS 1
 
 static int64_t day_start(int y, int m, int d)
 {
@@ -50,21 +51,37 @@ static int weekday(int64_t day)
     return (int)(((day + 4) % 7 + 7) % 7);
 }
 
-static int business(int64_t day)
+int recon_business_day(json_t *calendar, int64_t day)
 {
+    char date[16];
+    clock_format_date(day * DAY_US, date, sizeof date);
+    json_t *v = calendar ? json_object_get(calendar, date) : NULL;
+    if (json_is_boolean(v))
+        return json_is_true(v);
     int w = weekday(day);
     return w != 0 && w != 6;
 }
 
-int64_t recon_late_after_us(int64_t avail_us)
+/* The end of the business day `n` business days after the first business
+ * day from `day` on. */
+static int64_t business_deadline(json_t *calendar, int64_t day, int n)
 {
-    int64_t day = avail_us / DAY_US + 1;   /* the run of the first day after the hold */
-    while (!business(day))
+    while (!recon_business_day(calendar, day))
         day++;
-    for (int n = 0; n < LATE_BUSINESS_DAYS;)
-        if (business(++day))
-            n++;
+    for (int k = 0; k < n;)
+        if (recon_business_day(calendar, ++day))
+            k++;
     return (day + 1) * DAY_US;
+}
+
+int64_t recon_late_after_us(int64_t avail_us, json_t *calendar)
+{
+    return business_deadline(calendar, avail_us / DAY_US + 1, LATE_BUSINESS_DAYS);   /* the run after the hold */
+}
+
+int64_t recon_disbursement_late_after_us(int64_t created_us, json_t *calendar)
+{
+    return business_deadline(calendar, created_us / DAY_US + 1, DISBURSEMENT_LATE_BUSINESS_DAYS);
 }
 
 /* ---- the payouts, standard ones in creation order ----------------------------------------------- */
@@ -105,11 +122,48 @@ static const struct po *carrier_of(const struct po *pos, size_t n, json_t *t)
     return NULL;
 }
 
+/* ---- the disbursements, in the order of the events they settle ----------------------------------- */
+
+struct dsb {
+    json_t *doc;
+    const char *id, *currency;
+    int64_t created, through, prev_through;   /* it settled the bnpl events (prev_through, through] */
+};
+
+static int dsb_cmp(const void *a, const void *b)
+{
+    const struct dsb *x = a, *y = b;
+    if (x->through != y->through)
+        return x->through < y->through ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* The disbursement that carried the bnpl transaction `t`, or NULL: a
+ * disbursement's own line is that disbursement; an order_payable or
+ * order_reduction falls to the disbursement of its currency whose settled
+ * range holds its event. */
+static const struct dsb *dsb_carrier_of(const struct dsb *ds, size_t n, json_t *t)
+{
+    const char *source = json_string_value(json_object_get(t, "source"));
+    const char *currency = json_string_value(json_object_get(t, "currency"));
+    int64_t seq = doc_int(t, "event_seq");
+    int own = doc_is(t, "type", "disbursement");
+    for (size_t i = 0; i < n; i++) {
+        if (own) {
+            if (source && strcmp(source, ds[i].id) == 0)
+                return &ds[i];
+        } else if (seq > ds[i].prev_through && seq <= ds[i].through) {
+            return currency && ds[i].currency && strcmp(currency, ds[i].currency) == 0 ? &ds[i] : NULL;
+        }
+    }
+    return NULL;
+}
+
 /* ---- building ------------------------------------------------------------------------------------ */
 
 struct build {
     const struct recon_input *in;
-    json_t *items, *payouts, *findings;
+    json_t *items, *payouts, *disbursements, *findings;
     json_t *checked;   /* payments already compared with the ledger */
     int err;
 };
@@ -167,10 +221,11 @@ static void check_payment(struct build *b, const char *payment, const char *item
 static json_t *item_new(const char *id, const char *type, const char *source, const char *payment, json_t *currency,
                         int64_t amount, int64_t fee, int64_t vat, int64_t net, json_t *created, json_t *available_on)
 {
-    return json_pack("{s:s,s:s,s:s?,s:s?,s:O?,s:I,s:I,s:I,s:I,s:O?,s:O?,s:n,s:n,s:s,s:n}", "id", id, "type", type,
+    return json_pack("{s:s,s:s,s:s?,s:s?,s:O?,s:I,s:I,s:I,s:I,s:O?,s:O?,s:n,s:n,s:s,s:n,s:n}", "id", id, "type", type,
                      "source", source, "payment", payment, "currency", currency, "amount", (json_int_t)amount, "fee",
                      (json_int_t)fee, "vat", (json_int_t)vat, "net", (json_int_t)net, "created", created,
-                     "available_on", available_on, "payout", "payout_status", "state", "awaiting_payout", "reason");
+                     "available_on", available_on, "payout", "payout_status", "state", "awaiting_payout", "reason",
+                     "disbursement");
 }
 
 static void txn_item(struct build *b, const struct po *pos, size_t npo, json_t *t)
@@ -206,9 +261,10 @@ static void txn_item(struct build *b, const struct po *pos, size_t npo, json_t *
         }
     } else {
         state = avail > b->in->now_us ? "held" : "awaiting_payout";
-        if (strcmp(type, "charge") == 0 && b->in->now_us >= recon_late_after_us(avail)) {
+        int64_t late = recon_late_after_us(avail, b->in->calendar);
+        if (strcmp(type, "charge") == 0 && b->in->now_us >= late) {
             char when[32];
-            clock_format_rfc3339(recon_late_after_us(avail), when, sizeof when);
+            clock_format_rfc3339(late, when, sizeof when);
             finding(b, "payout_late", id, "%s was available on %s and no payout has carried it by %s", id,
                     doc_str(t, "available_on"), when);
         }
@@ -223,6 +279,46 @@ static void txn_item(struct build *b, const struct po *pos, size_t npo, json_t *
         else
             check_payment(b, payment, id);
     }
+}
+
+/* A buy-now-pay-later transaction of the day against the disbursement
+ * that carried it; an order_payable no disbursement carried by its due
+ * run's next business day is late (disbursement_late). */
+static void bnpl_item(struct build *b, const struct dsb *ds, size_t nds, json_t *t)
+{
+    const char *id = str_or_null(t, "id"), *type = str_or_null(t, "type"), *source = str_or_null(t, "source");
+    if (!id || !type) {
+        b->err = CS_ECORRUPT;
+        return;
+    }
+    json_t *it = item_new(id, type, source, NULL, json_object_get(t, "currency"), doc_int(t, "amount"),
+                          doc_int(t, "fee"), doc_int(t, "vat"), doc_int(t, "net"), json_object_get(t, "created"),
+                          json_object_get(t, "available_on"));
+    if (!it) {
+        b->err = CS_ENOMEM;
+        return;
+    }
+    const struct dsb *c = dsb_carrier_of(ds, nds, t);
+    const char *state;
+    if (c) {
+        state = "disbursed";
+        json_object_set_new(it, "disbursement", json_string(c->id));
+    } else if (doc_int(t, "event_seq") < b->in->carried_over_seq) {
+        state = "carried_over";   /* the reductions outweighed: by design, not late */
+    } else {
+        state = "awaiting_disbursement";
+        int64_t created = clock_parse_rfc3339(str_or_null(t, "created"));
+        int64_t late = recon_disbursement_late_after_us(created, b->in->calendar);
+        if (strcmp(type, "order_payable") == 0 && created >= 0 && b->in->now_us >= late) {
+            char when[32];
+            clock_format_rfc3339(late, when, sizeof when);
+            finding(b, "disbursement_late", id, "%s made %s payable on %s and no disbursement has carried it by %s", id,
+                    source ? source : "an order", doc_str(t, "created"), when);
+        }
+    }
+    json_object_set_new(it, "state", json_string(state));
+    if (json_array_append_new(b->items, it))
+        b->err = CS_ENOMEM;
 }
 
 static void unpaid_item(struct build *b, json_t *o, int dispute)
@@ -288,6 +384,111 @@ static void day_payouts(struct build *b, const struct po *pos, size_t npo)
     }
 }
 
+/* What the ledger holds for one order of a disbursement's range. */
+struct carried_order {
+    int64_t payable, reduction;
+};
+
+/* The day's disbursements: the net of their order lines against their
+ * amount, and the ledger's bnpl transactions in their settled range
+ * (per order: payable and reduction) against their order lines
+ * (disbursement_mismatch). */
+static void day_disbursements(struct build *b, const struct dsb *ds, size_t nds)
+{
+    for (size_t i = 0; i < nds && !b->err; i++) {
+        const struct dsb *p = &ds[i];
+        if (p->created < b->in->day_start_us || p->created >= b->in->day_end_us)
+            continue;
+        json_t *orders = json_object_get(p->doc, "orders"), *line, *per_order = json_object();
+        int64_t net = 0, gross = 0, amount = doc_int(p->doc, "amount"), count = 0;
+        size_t k;
+        if (!per_order) {
+            b->err = CS_ENOMEM;
+            return;
+        }
+        json_array_foreach(orders, k, line)
+            if (money_add(net, doc_int(line, "net"), &net))
+                b->err = CS_EAMOUNT;
+        json_array_foreach(b->in->bnpl_carried, k, line) {
+            int64_t seq = doc_int(line, "event_seq");
+            const char *order = str_or_null(line, "source");
+            int payable = doc_is(line, "type", "order_payable");
+            if (b->err || seq <= p->prev_through || seq > p->through || !order || !p->currency ||
+                !doc_is(line, "currency", p->currency) || (!payable && !doc_is(line, "type", "order_reduction")))
+                continue;
+            json_t *e = json_object_get(per_order, order);
+            if (!e) {
+                e = json_pack("{s:I,s:I}", "payable", (json_int_t)0, "reduction", (json_int_t)0);
+                if (!e || json_object_set_new(per_order, order, e)) {
+                    b->err = CS_ENOMEM;
+                    break;
+                }
+            }
+            const char *key = payable ? "payable" : "reduction";
+            int64_t sum, amt = doc_int(line, "amount");
+            if (money_add(gross, amt, &gross) || money_add(doc_int(e, key), payable ? amt : -amt, &sum))
+                b->err = CS_EAMOUNT;
+            else
+                json_object_set_new(e, key, json_integer(sum));
+            count++;
+        }
+        if (b->err) {
+            json_decref(per_order);
+            return;
+        }
+        json_t *row = json_pack("{s:s,s:O?,s:O?,s:I,s:O?,s:O?,s:O?,s:O?,s:O?,s:I,s:I,s:I}", "id", p->id, "reference",
+                                json_object_get(p->doc, "reference"), "currency", json_object_get(p->doc, "currency"),
+                                "amount", (json_int_t)amount, "gross_amount", json_object_get(p->doc, "gross_amount"),
+                                "fees", json_object_get(p->doc, "fees"), "fees_vat", json_object_get(p->doc, "fees_vat"),
+                                "created", json_object_get(p->doc, "created"), "through_event_seq",
+                                json_object_get(p->doc, "through_event_seq"), "carried_net", (json_int_t)net,
+                                "carried_gross", (json_int_t)gross, "carried_count", (json_int_t)count);
+        if (!row || json_array_append_new(b->disbursements, row)) {
+            json_decref(per_order);
+            b->err = CS_ENOMEM;
+            return;
+        }
+        if (net != amount)
+            finding(b, "disbursement_mismatch", p->id, "the disbursement %s paid %lld but its orders' net add up to "
+                    "%lld", p->id, (long long)amount, (long long)net);
+        /* the ledger against the order lines, order by order */
+        const char *differs = NULL;
+        char why[160] = "";
+        json_array_foreach(orders, k, line) {
+            const char *order = str_or_null(line, "order");
+            json_t *e = order ? json_object_get(per_order, order) : NULL;
+            if (!e || doc_int(e, "payable") != doc_int(line, "payable") ||
+                doc_int(e, "reduction") != doc_int(line, "reduction")) {
+                differs = order ? order : "an order without id";
+                snprintf(why, sizeof why, "payable %lld and reduction %lld in the disbursement, %lld and %lld in "
+                         "the ledger", (long long)doc_int(line, "payable"), (long long)doc_int(line, "reduction"),
+                         (long long)doc_int(e, "payable"), (long long)doc_int(e, "reduction"));
+                break;
+            }
+        }
+        if (!differs && json_object_size(per_order) != json_array_size(orders)) {
+            const char *order;
+            json_t *e;
+            json_object_foreach(per_order, order, e) {
+                int listed = 0;
+                json_array_foreach(orders, k, line)
+                    listed = listed || doc_is(line, "order", order);
+                if (!listed) {
+                    differs = order;
+                    snprintf(why, sizeof why, "not in the disbursement, payable %lld and reduction %lld in the ledger",
+                             (long long)doc_int(e, "payable"), (long long)doc_int(e, "reduction"));
+                    break;
+                }
+            }
+        }
+        if (differs || gross != doc_int(p->doc, "gross_amount"))
+            finding(b, "disbursement_mismatch", p->id, "the disbursement %s settled a gross %lld but the ledger's "
+                    "transactions of its range add up to %lld%s%s%s%s", p->id, (long long)doc_int(p->doc, "gross_amount"),
+                    (long long)gross, differs ? "; order " : "", differs ? differs : "", differs ? ": " : "", why);
+        json_decref(per_order);
+    }
+}
+
 static int item_cmp(const void *a, const void *b)
 {
     json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
@@ -317,14 +518,40 @@ static int sort_items(json_t *items)
     return err;
 }
 
+/* The disbursements sorted by the events they settle, each with the
+ * through_event_seq of the one before. */
+static struct dsb *dsbs_of(json_t *docs, size_t *n, int *err)
+{
+    *n = json_array_size(docs);
+    struct dsb *ds = calloc(*n ? *n : 1, sizeof *ds);
+    if (!ds) {
+        *err = CS_ENOMEM;
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        json_t *p = json_array_get(docs, i);
+        ds[i] = (struct dsb){.doc = p, .id = str_or_null(p, "id"), .currency = str_or_null(p, "currency"),
+                             .created = clock_parse_rfc3339(doc_str(p, "created")),
+                             .through = doc_int(p, "through_event_seq")};
+        if (!ds[i].id || ds[i].created < 0)
+            *err = CS_ECORRUPT;
+    }
+    if (*err)
+        return ds;
+    qsort(ds, *n, sizeof *ds, dsb_cmp);
+    for (size_t i = 1; i < *n; i++)
+        ds[i].prev_through = ds[i - 1].through;
+    return ds;
+}
+
 int recon_build(const struct recon_input *in, json_t **out, struct cs_diag *d)
 {
     *out = NULL;
-    size_t npo = json_array_size(in->payouts);
+    size_t npo = json_array_size(in->payouts), nds = 0;
     struct po *pos = calloc(npo ? npo : 1, sizeof *pos);
-    struct build b = {.in = in, .items = json_array(), .payouts = json_array(), .findings = json_array(),
-                      .checked = json_object()};
-    if (!pos || !b.items || !b.payouts || !b.findings || !b.checked)
+    struct build b = {.in = in, .items = json_array(), .payouts = json_array(), .disbursements = json_array(),
+                      .findings = json_array(), .checked = json_object()};
+    if (!pos || !b.items || !b.payouts || !b.disbursements || !b.findings || !b.checked)
         b.err = CS_ENOMEM;
     for (size_t i = 0; !b.err && i < npo; i++) {
         json_t *p = json_array_get(in->payouts, i);
@@ -336,11 +563,16 @@ int recon_build(const struct recon_input *in, json_t **out, struct cs_diag *d)
     }
     if (!b.err)
         qsort(pos, npo, sizeof *pos, po_cmp);
+    struct dsb *ds = b.err ? NULL : dsbs_of(in->disbursements, &nds, &b.err);
     size_t i;
     json_t *o;
     json_array_foreach(in->txns, i, o)
-        if (!b.err)
-            txn_item(&b, pos, npo, o);
+        if (!b.err) {
+            if (doc_is(o, "stream", "bnpl"))
+                bnpl_item(&b, ds, nds, o);
+            else
+                txn_item(&b, pos, npo, o);
+        }
     json_array_foreach(in->failed, i, o)
         if (!b.err)
             unpaid_item(&b, o, 0);
@@ -350,18 +582,24 @@ int recon_build(const struct recon_input *in, json_t **out, struct cs_diag *d)
     if (!b.err)
         day_payouts(&b, pos, npo);
     if (!b.err)
+        day_disbursements(&b, ds, nds);
+    if (!b.err)
         b.err = sort_items(b.items);
     free(pos);
+    free(ds);
     json_decref(b.checked);
     if (!b.err)
-        *out = json_pack("{s:o,s:o,s:o}", "items", b.items, "payouts", b.payouts, "findings", b.findings);
+        *out = json_pack("{s:o,s:o,s:o,s:o}", "items", b.items, "payouts", b.payouts, "disbursements",
+                         b.disbursements, "findings", b.findings);
     else {
         json_decref(b.items);
         json_decref(b.payouts);
+        json_decref(b.disbursements);
         json_decref(b.findings);
     }
     if (b.err)
-        return cs_fail(d, b.err, "", b.err == CS_EAMOUNT ? "a payout's sum overflows" : "the reconciliation could not be made");
+        return cs_fail(d, b.err, "", b.err == CS_EAMOUNT ? "a payout's or disbursement's sum overflows"
+                                                          : "the reconciliation could not be made");
     return *out ? 0 : cs_fail(d, CS_ENOMEM, "", "out of memory");
 }
 
@@ -371,7 +609,9 @@ void recon_csv(json_t *items, struct csv_buf *c)
     csv_raw(c, header, sizeof header - 1);
     static const char *const text[] = {"id", "type", "source", "payment", "currency"};
     static const char *const money[] = {"amount", "fee", "vat", "net"};
-    static const char *const tail[] = {"created", "available_on", "payout", "payout_status", "state", "reason"};
+    static const char *const tail[] = {"created", "available_on", "payout", "payout_status", "state", "reason",
+                                       "disbursement"};
+    const size_t ntail = sizeof tail / sizeof *tail;
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it) {
@@ -379,7 +619,20 @@ void recon_csv(json_t *items, struct csv_buf *c)
             csv_text(c, str_or_null(it, text[k]), 0);
         for (size_t k = 0; k < 4; k++)
             csv_int(c, doc_int(it, money[k]), 0);
-        for (size_t k = 0; k < 6; k++)
-            csv_text(c, str_or_null(it, tail[k]), k == 5);
+        for (size_t k = 0; k < ntail; k++)
+            csv_text(c, str_or_null(it, tail[k]), k == ntail - 1);
+    }
+}
+
+void recon_findings_csv(json_t *findings, struct csv_buf *c)
+{
+    static const char header[] = RECON_FINDINGS_CSV_HEADER;
+    csv_raw(c, header, sizeof header - 1);
+    size_t i;
+    json_t *f;
+    json_array_foreach(findings, i, f) {
+        csv_text(c, str_or_null(f, "code"), 0);
+        csv_text(c, str_or_null(f, "id"), 0);
+        csv_text(c, str_or_null(f, "message"), 1);
     }
 }

@@ -86,13 +86,28 @@ void api_payouts_transfer_file(struct req_ctx *rc);
 void api_payout_report_pdf(struct req_ctx *rc);
 void api_payout_report_xlsx(struct req_ctx *rc);
 void api_reports_fees_pdf(struct req_ctx *rc);
+/* disbursement reports, the yearly summary, the daily sales (core/api_disbursement_reports.c,
+ * core/api_summary_reports.c) */
+void api_disbursement_report_pdf(struct req_ctx *rc);
+void api_disbursement_report_xlsx(struct req_ctx *rc);
+void api_reports_yearly_pdf(struct req_ctx *rc);
+void api_reports_yearly_xlsx(struct req_ctx *rc);
+void api_reports_daily_sales_pdf(struct req_ctx *rc);
+void api_reports_daily_sales_xlsx(struct req_ctx *rc);
+void api_reports_daily_sales_csv(struct req_ctx *rc);
 void api_payout_schedule_get(struct req_ctx *rc);
 /* disbursements (core/api_disbursements.c) */
 void api_disbursements_list(struct req_ctx *rc);
 void api_disbursements_get(struct req_ctx *rc);
+/* payment terminals (core/api_terminals.c) */
+void api_terminals_create(struct req_ctx *rc);
+void api_terminals_list(struct req_ctx *rc);
+void api_terminals_get(struct req_ctx *rc);
+void api_terminals_update(struct req_ctx *rc);
 /* reconciliation (core/api_reconciliation.c) */
 void api_reconciliation_get(struct req_ctx *rc);
 void api_reconciliation_export(struct req_ctx *rc);
+void api_reconciliation_findings_csv(struct req_ctx *rc);
 /* risk settings and reports */
 void api_risk_settings_get(struct req_ctx *rc);
 void api_risk_settings_update(struct req_ctx *rc);

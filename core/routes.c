@@ -89,9 +89,29 @@ const struct route routes[] = {
     /* disbursements (core/api_disbursements.c) */
     {"GET",  "/v1/disbursements",          api_disbursements_list, ROUTE_MERCHANT, "listDisbursements"},
     {"GET",  "/v1/disbursements/{id}",     api_disbursements_get, ROUTE_MERCHANT, "getDisbursement"},
+    /* payment terminals (core/api_terminals.c) */
+    {"POST", "/v1/terminals",              api_terminals_create,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "createTerminal"},
+    {"GET",  "/v1/terminals",              api_terminals_list, ROUTE_MERCHANT, "listTerminals"},
+    {"GET",  "/v1/terminals/{id}",         api_terminals_get,  ROUTE_MERCHANT, "getTerminal"},
+    {"POST", "/v1/terminals/{id}",         api_terminals_update,
+     ROUTE_MERCHANT | ROUTE_WRITE | ROUTE_IDEMPOTENT | ROUTE_JSON_BODY, "updateTerminal"},
+    /* disbursement reports, the yearly summary, the daily sales (core/api_disbursement_reports.c,
+     * core/api_summary_reports.c) */
+    {"GET",  "/v1/disbursements/{id}/report.pdf", api_disbursement_report_pdf, ROUTE_MERCHANT,
+     "getDisbursementReportPdf"},
+    {"GET",  "/v1/disbursements/{id}/report.xlsx", api_disbursement_report_xlsx, ROUTE_MERCHANT,
+     "getDisbursementReportXlsx"},
+    {"GET",  "/v1/reports/yearly.pdf",     api_reports_yearly_pdf, ROUTE_MERCHANT, "getYearlySummaryPdf"},
+    {"GET",  "/v1/reports/yearly.xlsx",    api_reports_yearly_xlsx, ROUTE_MERCHANT, "getYearlySummaryXlsx"},
+    {"GET",  "/v1/reports/daily_sales.pdf", api_reports_daily_sales_pdf, ROUTE_MERCHANT, "getDailySalesPdf"},
+    {"GET",  "/v1/reports/daily_sales.xlsx", api_reports_daily_sales_xlsx, ROUTE_MERCHANT, "getDailySalesXlsx"},
+    {"GET",  "/v1/reports/daily_sales.csv", api_reports_daily_sales_csv, ROUTE_MERCHANT, "getDailySalesCsv"},
     /* reconciliation (core/api_reconciliation.c) */
     {"GET",  "/v1/reconciliation",         api_reconciliation_get, ROUTE_MERCHANT, "getReconciliation"},
     {"GET",  "/v1/reconciliation/export",  api_reconciliation_export, ROUTE_MERCHANT, "exportReconciliation"},
+    {"GET",  "/v1/reconciliation/findings.csv", api_reconciliation_findings_csv, ROUTE_MERCHANT,
+     "exportReconciliationFindings"},
     /* risk settings and reports (core/api_risk.c, core/api_reports.c) */
     {"GET",  "/v1/risk_settings",          api_risk_settings_get, ROUTE_MERCHANT, "getRiskSettings"},
     {"POST", "/v1/risk_settings",          api_risk_settings_update,

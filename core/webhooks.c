@@ -83,6 +83,10 @@ const char *const webhook_event_types[] = {
     /* disbursements */
     "disbursement.created",
     "disbursement_schedule.ran",
+    /* payment terminals */
+    "terminal.created",
+    "terminal.updated",
+    "terminal.billed",
     /* risk settings */
     "risk_settings.updated",
     /* bank account */

@@ -74,6 +74,7 @@ struct movement {
     int64_t financier;         /* the financier's posting (bnpl) */
     int64_t disbursed;         /* what a disbursement paid the merchant (bnpl) */
     int64_t available_us;
+    int64_t owed;              /* a dispute debit: the part the available balance could not cover */
 };
 
 /* Writes one balance transaction and its postings. */
@@ -84,6 +85,13 @@ static int record(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, 
         return 0;
     int64_t net = m->amount - m->fee - m->vat;
     int bnpl = m->stream && strcmp(m->stream, "bnpl") == 0;
+    /* Double entry, per transaction: its postings sum to zero, or the event
+     * is refused (in the writer) and replay stops here (caisse audit ledger
+     * then checks the accounts' totals per currency). */
+    int64_t sum = bnpl ? m->amount + m->financier - m->fee - m->vat + m->disbursed
+                       : net + m->cardholders + m->fee + m->vat + m->payouts;
+    if (sum != 0)
+        return CS_ECORRUPT;
     int err;
     if (bnpl) {
         /* Signed as the bnpl stream sees them: a disbursement gives up the
@@ -113,6 +121,8 @@ static int record(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, 
                             (json_int_t)m->fee, "vat", (json_int_t)m->vat, "net", (json_int_t)net, "available_on",
                             avail, "available_on_us", (json_int_t)m->available_us, "created", created, "event_seq",
                             (json_int_t)v->seq);
+    if (doc && m->owed)
+        json_object_set_new(doc, "owed", json_integer(m->owed));
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text)
@@ -188,7 +198,8 @@ static int fold_dispute(MDB_txn *txn, const MDB_dbi *dbi, const struct event_vie
     struct movement m = {.type = sign < 0 ? "dispute_debit" : "dispute_reversal", .source = v->aggregate_id,
                          .currency = json_string_value(json_object_get(obj, "currency")), .amount = sign * amount,
                          .fee = -sign * iget(obj, "fee"), .vat = -sign * iget(obj, "fee_vat"),
-                         .cardholders = -sign * amount, .available_us = v->time_us};
+                         .cardholders = -sign * amount, .available_us = v->time_us,
+                         .owed = sign < 0 ? iget(obj, "owed") : 0};
     if (m.amount - m.fee - m.vat != impact)
         return CS_ECORRUPT;   /* the event's parts and its total disagree */
     return record(txn, dbi, v, 0, &m);
@@ -213,12 +224,64 @@ static int fold_payout(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view
  * payable by the financier, a return of shipped goods takes it back. The
  * order events carry no currency: the order's document, folded by the
  * orders projection just before this one (store/projections.c), has it. */
+/* What of an order's lines the financier owes once shipped: the products'
+ * shipped quantities at their price and, once every product has shipped,
+ * the other lines (handling, discounts), as the completing shipment carries
+ * them (core/orders.c). CS_EAMOUNT on overflow. */
+static int payable_of_lines(json_t *lines, int64_t *out)
+{
+    int64_t products = 0, others = 0;
+    int complete = 1;
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l) {
+        const char *type = json_string_value(json_object_get(l, "type"));
+        int64_t q = iget(l, "quantity"), shipped = iget(l, "quantity_shipped"), part;
+        if (!type || strcmp(type, "product") != 0) {
+            if (__builtin_add_overflow(others, iget(l, "amount"), &others))
+                return CS_EAMOUNT;
+            continue;
+        }
+        if (shipped < q)
+            complete = 0;
+        if (__builtin_mul_overflow(shipped, iget(l, "unit_price"), &part) ||
+            __builtin_add_overflow(products, part, &products))
+            return CS_EAMOUNT;
+    }
+    return __builtin_add_overflow(products, complete ? others : 0, out) ? CS_EAMOUNT : 0;
+}
+
+/* A cart edit moves what is payable when it touches what already shipped:
+ * a discount added to a shipped order, a cart cut down to what left (its
+ * handling and discount lines become payable), goods added to a shipped
+ * order (they wait for the shipment that completes it again). */
+static int cart_delta(const struct event_view *v, int64_t *delta)
+{
+    int64_t before = 0, after = 0;
+    int err = payable_of_lines(json_object_get(json_object_get(v->data, "before"), "lines"), &before);
+    if (!err)
+        err = payable_of_lines(json_object_get(json_object_get(v->data, "after"), "lines"), &after);
+    if (!err && __builtin_sub_overflow(after, before, delta))
+        err = CS_EAMOUNT;
+    return err;
+}
+
 static int fold_order(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
 {
     int shipped = strcmp(v->type, "order.shipped") == 0, returned = strcmp(v->type, "order.returned") == 0;
-    if (!shipped && !returned)
+    int64_t amount;
+    if (strcmp(v->type, "order.cart_updated") == 0) {
+        int64_t delta = 0;
+        int err = cart_delta(v, &delta);
+        if (err || delta == 0)
+            return err;
+        shipped = delta > 0;
+        amount = delta > 0 ? delta : -delta;
+    } else if (shipped || returned) {
+        amount = iget(json_object_get(v->data, shipped ? "shipment" : "return"), "amount");
+    } else {
         return 0;
-    int64_t amount = iget(json_object_get(v->data, shipped ? "shipment" : "return"), "amount");
+    }
     if (amount <= 0)
         return 0;
     MDB_val k = { strlen(v->aggregate_id), (void *)v->aggregate_id }, val;
@@ -255,6 +318,21 @@ static int fold_disbursement(MDB_txn *txn, const MDB_dbi *dbi, const struct even
     return record(txn, dbi, v, 0, &m);
 }
 
+/* A terminal's monthly fee (docs/terminals.md): taken from the card balance
+ * at once, fee and VAT to caisse; nothing when the month was free. */
+static int fold_terminal(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
+{
+    if (strcmp(v->type, "terminal.billed") != 0)
+        return 0;
+    json_t *fee = json_object_get(v->data, "fee");
+    if (iget(fee, "fee") == 0 && iget(fee, "vat") == 0)
+        return 0;
+    struct movement m = {.type = "terminal_fee", .source = v->aggregate_id,
+                         .currency = json_string_value(json_object_get(fee, "currency")), .amount = 0,
+                         .fee = iget(fee, "fee"), .vat = iget(fee, "vat"), .available_us = v->time_us};
+    return record(txn, dbi, v, 0, &m);
+}
+
 int proj_ledger_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v)
 {
     if (strncmp(v->type, "order.", 6) == 0)
@@ -275,6 +353,8 @@ int proj_ledger_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
         return fold_payout(txn, dbi, v, obj);
     if (strncmp(v->type, "disbursement.", 13) == 0)
         return fold_disbursement(txn, dbi, v, obj);
+    if (strncmp(v->type, "terminal.", 9) == 0)
+        return fold_terminal(txn, dbi, v);
     return 0;
 }
 

@@ -16,7 +16,7 @@
 
 static const char *const kinds[] = {"payment", "refund", "dispute", "payment_link", "risk_settings",
                                      "bank_account", "payout", "payout_schedule", "disbursement",
-                                     "disbursement_schedule", NULL};
+                                     "disbursement_schedule", "terminal", NULL};
 
 /* The kind of an event type ("refund.sent" -> "refund"), or NULL. */
 static const char *kind_of(const char *type, size_t *len)

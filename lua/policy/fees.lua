@@ -1,13 +1,16 @@
 -- Built-in `fees.compute`: what caisse charges the merchant for an operation,
 -- and the VAT on that fee. Documented in docs/policies.md "fees.compute".
 --
--- Input:  { kind = "dispute" | "payment" | "payout" | "order", -- what is priced (payout: an early
---                                      -- payout; order: a buy-now-pay-later commission)
+-- Input:  { kind = "dispute" | "payment" | "payout" | "order" | "terminal", -- what is priced
+--                                      -- (payout: an early payout; order: a buy-now-pay-later
+--                                      -- commission; terminal: a payment terminal's month)
 --           amount = <minor units>,    -- the amount of the operation (the disputed amount,
 --                                      -- the amount a card payment captures)
 --           card = { country, funding, brand },   -- kind "payment": the card's facts
 --           payment = { type, channel },          -- kind "payment"
 --           product = "pay_in_3" | "instalments_…",  -- kind "order": the plan's product
+--           transactions = <count>, month = "YYYY-MM",  -- kind "terminal" (no amount)
+--           terminal = { id = "trm_…" },              -- kind "terminal"
 --           currency = "EUR",
 --           merchant = { id = "mer_…", country = "FR" },
 --           livemode = bool }
@@ -101,6 +104,33 @@ function pricing.order(input)
   end
   local fee = caisse.money.percent(input.amount, rate, "half_up")
   return { fee = fee, vat = caisse.money.percent(fee, vat_rate(input.merchant.country), "half_up") }
+end
+
+-- A payment terminal's month (docs/terminals.md): free when the terminal
+-- took at least TERMINAL_FREE_FROM transactions (card payments on it that
+-- did not fail) in the calendar month, else a monthly fee, plus the VAT of the
+-- merchant's country on it. Each terminal is priced on its own count.
+-- Seed 003 says "plus de 150" (more than 150) in one sentence and "au moins
+-- 150" (at least 150) in the rule for several terminals; exactly 150 is read
+-- as free: the per-terminal rule is the precise one, and a standard-form
+-- contract's ambiguity reads in favour of the party that did not draft it
+-- (French Civil Code art. 1190).
+local TERMINAL_FREE_FROM = 150
+local TERMINAL_MONTHLY_FEE = { EUR = 2500 }
+
+function pricing.terminal(input)
+  local n = input.transactions
+  if math.type(n) ~= "integer" or n < 0 then
+    error("fees.compute: transactions must be a non-negative integer")
+  end
+  local monthly = TERMINAL_MONTHLY_FEE[input.currency]
+  if not monthly then
+    error("fees.compute: no terminal fee for currency " .. tostring(input.currency) .. ": override fees.compute")
+  end
+  if n >= TERMINAL_FREE_FROM then
+    return { fee = 0, vat = 0 }
+  end
+  return { fee = monthly, vat = caisse.money.percent(monthly, vat_rate(input.merchant.country), "half_up") }
 end
 
 function pricing.dispute(input)

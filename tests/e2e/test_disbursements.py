@@ -4,27 +4,21 @@ the merchant's country at 06:00 UTC (weekends and public holidays roll
 over), less the commission (3.45 % on pay in 3) and its VAT, rounded half
 up; a return after a disbursement is recovered from the next one; the
 ledger stays balanced and replay rebuilds it all."""
-import calendar
-import datetime
+import email
+import email.policy
+import os
+import time
 import unittest
 
 import harness
-from harness import Server, create_merchant, order_body, run_cli
+from harness import MerchantCase, Server, create_merchant, half_up, order_body, run_cli
 
 HOUR, DAY = 3600, 86400
-
-
-def half_up(amount, bp):
-    return (2 * amount * bp + 10000) // 20000
 
 
 def commission(amount, bp=345):
     fee = half_up(amount, bp)
     return fee, half_up(fee, 2000)
-
-
-def unix(text):
-    return calendar.timegm(datetime.datetime.fromisoformat(text).timetuple())
 
 
 def setUpModule():
@@ -38,40 +32,12 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    seq = c.get("/healthz").json["head_seq"]
-    c.close()
-    return seq
+    return harness.head_seq(srv)
 
 
-class Disbursements(unittest.TestCase):
-    def setUp(self):
-        self.m = create_merchant(srv.data, "Literie Rennes", "FR")
-        self.api = srv.client(self.m["test_secret_key"])
-
-    def tearDown(self):
-        self.api.close()
-        p = run_cli("audit", "ledger", data=srv.data, check=False)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertIn(" 0 unbalanced", p.stdout)
-
-    def clock_to(self, text):
-        r = self.api.post("/v1/test_clock/advance", {"to": unix(text)})
-        self.assertEqual(r.status, 200, r)
-
-    def shipped(self, lines):
-        r = self.api.post("/v1/orders", order_body(lines))
-        self.assertEqual(r.status, 201, r)
-        o = r.json
-        self.assertEqual(self.api.post(f"/v1/orders/{o['id']}/confirm", {}).status, 200)
-        r = self.api.post(f"/v1/orders/{o['id']}/shipments", {})
-        self.assertEqual((r.status, r.json["status"]), (201, "shipped"), r)
-        return o
-
-    def disbursements(self):
-        r = self.api.get("/v1/disbursements")
-        self.assertEqual(r.status, 200, r)
-        return r.json["data"]
+class Disbursements(MerchantCase):
+    MERCHANT = ("Literie Rennes", "FR")
+    server = staticmethod(lambda: srv)
 
     def bnpl_total(self):
         r = self.api.get("/v1/balance_transactions?limit=100")
@@ -133,6 +99,94 @@ class Disbursements(unittest.TestCase):
         self.assertEqual(second["amount"], 10000 - fee - vat - 3000 + back_fee + back_vat)
         self.assertEqual(second["reference"], "DSB-20261202-2")
         self.assertEqual(self.bnpl_total(), 0)
+
+    def cart(self, order_id, lines):
+        r = self.api.post(f"/v1/orders/{order_id}/cart", {"lines": lines, "amount": sum(
+            l["unit_price"] * l.get("quantity", 1) * (-1 if l["type"] == "discount" else 1) for l in lines)})
+        return r
+
+    @staticmethod
+    def lines_of(order):
+        keep = ("type", "reference", "name", "unit_price", "quantity", "tax_rate")
+        return [{k: l[k] for k in keep if l.get(k) is not None} for l in order["lines"]]
+
+    def test_a_discount_after_disbursement_is_recovered_from_the_next(self):
+        self.clock_to("2026-12-07T10:00:00")          # Monday
+        a = self.shipped(((6000, 1),))
+        self.clock_to("2026-12-08T07:00:00")
+        [first] = self.disbursements()
+        self.assertEqual(first["gross_amount"], 6000)
+        # a commercial gesture on the shipped, disbursed order: a 15.00 discount line
+        a = self.api.get(f"/v1/orders/{a['id']}").json
+        r = self.cart(a["id"], self.lines_of(a) + [{"type": "discount", "name": "Geste", "unit_price": 1500,
+                                                      "quantity": 1}])
+        self.assertEqual((r.status, r.json["amount"]), (200, 4500), r)
+        [red] = self.api.get(f"/v1/balance_transactions?type=order_reduction&source={a['id']}").json["data"]
+        self.assertEqual((red["amount"], red["stream"]), (-1500, "bnpl"))
+        b = self.shipped(((9000, 1),))
+        self.clock_to("2026-12-09T07:00:00")
+        second, _ = self.disbursements()
+        lines = {l["order"]: l for l in second["orders"]}
+        back_fee, back_vat = commission(1500)
+        fee, vat = commission(9000)
+        self.assertEqual((lines[a["id"]]["reduction"], lines[a["id"]]["fee"], lines[a["id"]]["net"]),
+                         (1500, -back_fee, -1500 + back_fee + back_vat))
+        self.assertEqual(second["amount"], 9000 - fee - vat - 1500 + back_fee + back_vat)
+        self.assertEqual(self.bnpl_total(), 0)
+        # the price of what shipped is a fact: 409 naming lines, nothing recorded
+        seq = head_seq()
+        cut = self.lines_of(self.api.get(f"/v1/orders/{b['id']}").json)
+        cut[0]["unit_price"] = 1000
+        r = self.cart(b["id"], cut)
+        self.assertEqual((r.status, r.json["error"]["param"]), (409, "lines"), r)
+        self.assertIn("discount", r.json["error"]["message"])
+        self.assertEqual(head_seq(), seq)
+
+    def test_a_cart_cut_to_what_shipped_makes_its_handling_payable(self):
+        self.clock_to("2026-12-14T10:00:00")          # Monday
+        r = self.api.post("/v1/orders", order_body(((3000, 2), (2000, 1))))
+        o = self.api.post(f"/v1/orders/{r.json['id']}/confirm", {}).json
+        lines = self.lines_of(o) + [{"type": "handling", "name": "Colissimo", "unit_price": 690, "quantity": 1}]
+        r = self.cart(o["id"], lines)
+        self.assertEqual(r.status, 200, r)
+        r = self.api.post(f"/v1/orders/{o['id']}/shipments", {"lines": [{"reference": "SKU-0", "quantity": 2}]})
+        self.assertEqual((r.status, r.json["status"]), (201, "partially_shipped"), r)
+        # SKU-1 will never come: the cart is cut down to what left; the order is complete
+        r = self.cart(o["id"], [l for l in lines if l.get("reference") != "SKU-1"])
+        self.assertEqual((r.status, r.json["status"]), (200, "shipped"), r)
+        got = sorted((t["type"], t["amount"]) for t in
+                     self.api.get(f"/v1/balance_transactions?source={o['id']}").json["data"])
+        self.assertEqual(got, [("order_payable", 690), ("order_payable", 6000)])
+        self.clock_to("2026-12-15T07:00:00")
+        [d] = self.disbursements()
+        fee, vat = commission(6690)
+        self.assertEqual((d["gross_amount"], d["amount"]), (6690, 6690 - fee - vat))
+
+    def test_the_merchant_is_told_of_each_disbursement(self):
+        self.m = create_merchant(srv.data, "Literie Courriel", "FR", extra=("--email", "compta@literie.example"))
+        self.api.close()
+        self.api = srv.client(self.m["test_secret_key"])
+        self.clock_to("2026-12-01T10:00:00")          # Tuesday
+        self.shipped(((4990, 2),))
+        self.clock_to("2026-12-02T06:30:00")
+        [d] = self.disbursements()
+        spool = os.path.join(srv.data, "mail-spool", "new")
+        deadline, found = time.monotonic() + 10, None
+        while found is None and time.monotonic() < deadline:
+            for name in sorted(os.listdir(spool)) if os.path.isdir(spool) else []:
+                with open(os.path.join(spool, name), "rb") as f:
+                    msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+                if msg["Subject"] == "Disbursement " + d["reference"]:
+                    found = msg
+            if found is None:
+                time.sleep(0.05)
+        self.assertIsNotNone(found, "the disbursement notice was spooled")
+        self.assertEqual(found["To"], "compta@literie.example")
+        text = found.get_body().get_content()
+        fee, vat = commission(9980)
+        self.assertIn(f"pays you {(9980 - fee - vat) // 100}.{(9980 - fee - vat) % 100:02d} EUR for 1 order(s)", text)
+        self.assertIn(f"Commissions, VAT included: {(fee + vat) // 100}.{(fee + vat) % 100:02d} EUR", text)
+        self.assertIn(d["id"], text)
 
     def test_bad_parameters_and_other_merchants(self):
         self.clock_to("2026-11-30T10:00:00")

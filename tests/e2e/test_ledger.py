@@ -6,17 +6,9 @@ it all."""
 import unittest
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import MerchantCase, Server, card, create_merchant, half_up, run_cli
 
 DAY = 86400
-
-
-def card(number="4242424242424242"):
-    return {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-
-
-def half_up(amount, bp):
-    return (2 * amount * bp + 10000) // 20000
 
 
 def card_fee(amount, eea=True):
@@ -36,33 +28,12 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    seq = c.get("/healthz").json["head_seq"]
-    c.close()
-    return seq
+    return harness.head_seq(srv)
 
 
-def ledger_balanced():
-    p = run_cli("audit", "ledger", data=srv.data, check=False)
-    return p.returncode == 0 and " 0 unbalanced" in p.stdout, p.stdout + p.stderr
-
-
-class Ledger(unittest.TestCase):
-    def setUp(self):
-        self.m = create_merchant(srv.data, "Grand livre", "FR")
-        self.api = srv.client(self.m["test_secret_key"])
-
-    def tearDown(self):
-        self.api.close()
-        ok, out = ledger_balanced()
-        self.assertTrue(ok, out)
-
-    def pay(self, amount, **extra):
-        body = {"amount": amount, "currency": "EUR", "card": card()}
-        body.update(extra)
-        r = self.api.post("/v1/payments", body)
-        self.assertEqual(r.status, 201, r)
-        return r.json
+class Ledger(MerchantCase):
+    MERCHANT = ("Grand livre", "FR")
+    server = staticmethod(lambda: srv)
 
     def balance(self):
         r = self.api.get("/v1/balance")
@@ -76,10 +47,6 @@ class Ledger(unittest.TestCase):
         r = self.api.get("/v1/balance_transactions" + ("?" + qs if qs else ""))
         self.assertEqual(r.status, 200, r)
         return r.json["data"]
-
-    def advance(self, seconds):
-        r = self.api.post("/v1/test_clock/advance", {"seconds": seconds})
-        self.assertEqual(r.status, 200, r)
 
     def test_capture_is_held_seven_days_with_its_fee(self):
         self.assertEqual(self.balance(), (0, 0))
@@ -156,6 +123,44 @@ class Ledger(unittest.TestCase):
         [w] = self.txns(type="dispute_reversal")
         self.assertEqual((w["amount"], w["fee"], w["vat"], w["net"]), (8000, -1500, -300, 9800))
         self.assertEqual(self.balance(), (0, net))   # the capture is still held: 2 of its 7 days passed
+
+    def accounts(self):
+        b = self.api.get("/v1/balance").json
+        return {k: {x["currency"]: x["amount"] for x in b[k]}.get("EUR", 0)
+                for k in ("available", "pending", "owed", "reserved", "fees", "paid_out")}
+
+    def test_a_dispute_beyond_the_available_balance_is_recorded_as_owed(self):
+        # 50.00 available (captured 8 days ago), 100.00 held: a 80.00 dispute
+        # (+15.00 fee +3.00 VAT = 98.00) takes 50.00 from the balance, owes 48.00
+        old = self.pay(5000)
+        old_net = 5000 - sum(card_fee(5000))
+        self.advance(8 * DAY)
+        held = self.pay(10000)
+        held_net = 10000 - sum(card_fee(10000))
+        self.assertEqual(self.accounts(), {"available": old_net, "pending": held_net, "owed": 0, "reserved": 0,
+                                           "fees": sum(card_fee(5000)) + sum(card_fee(10000)), "paid_out": 0})
+        d = self.api.post("/v1/test/disputes", {"payment": held["id"], "amount": 8000})
+        self.assertEqual(d.status, 201, d)
+        self.assertEqual(d.json["owed"], 9800 - old_net)
+        [t] = self.txns(type="dispute_debit")
+        self.assertEqual((t["net"], t["owed"]), (-9800, 9800 - old_net))
+        a = self.accounts()
+        self.assertEqual((a["available"], a["owed"], a["reserved"], a["pending"]),
+                         (old_net - 9800, 9800 - old_net, 9800, held_net))
+        self.assertEqual(a["fees"], sum(card_fee(5000)) + sum(card_fee(10000)) + 1800)
+        # a dispute the balance covers owes nothing and has no owed field
+        self.advance(8 * DAY)          # the held capture is available: it pays the debt first
+        a = self.accounts()
+        self.assertEqual((a["available"], a["owed"]), (old_net + held_net - 9800, 0))
+        d2 = self.api.post("/v1/test/disputes", {"payment": old["id"], "amount": 1000})
+        self.assertEqual((d2.status, d2.json["owed"]), (201, 0), d2)
+        self.assertNotIn("owed", self.txns(type="dispute_debit")[0])
+        self.assertEqual(self.accounts()["reserved"], 9800 + 1000 + 1800)
+        # accepted: the money is gone, nothing is reserved for it any more
+        r = self.api.post(f"/v1/disputes/{d2.json['id']}/accept", {})
+        self.assertEqual((r.status, r.json["status"]), (200, "accepted"), r)
+        self.assertEqual(self.accounts()["reserved"], 9800)
+        self.assertEqual(self.api.get("/v1/balance?x=1").status, 400)
 
     def test_lists_page_and_refuse_bad_parameters(self):
         for amount in (1000, 2000, 3000):

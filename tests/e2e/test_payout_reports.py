@@ -6,31 +6,16 @@ and its totals (pdftotext); the XLSX, read by an independent reader
 (tests/reports/read_xlsx.mjs, read-excel-file pinned in the lockfile), has
 the same lines as GET /v1/balance_transactions; the monthly fee invoice;
 bad months and other merchants' payouts refused with nothing written."""
-import calendar
-import datetime
-import http.client
-import json
 import os
-import subprocess
-import tempfile
 import unittest
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import MerchantCase, Server, create_merchant, eur, pdf_text, run_cli, xlsx_rows
 
 HOUR, DAY = 3600, 86400
 IBAN, BIC = "FR7630006000011234567890189", "AGRIFRPP"
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADER = ["id", "date", "type", "source", "amount", "fee", "vat", "net", "currency"]
-
-
-def unix(text):
-    return calendar.timegm(datetime.datetime.fromisoformat(text).timetuple())
-
-
-def eur(minor):
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d} EUR"
 
 
 def setUpModule():
@@ -44,75 +29,20 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    seq = c.get("/healthz").json["head_seq"]
-    c.close()
-    return seq
+    return harness.head_seq(srv)
 
 
 def fetch(key, path):
-    """GET returning the raw bytes (the harness client decodes text); the
-    exchange is recorded like the harness does, for the OpenAPI check."""
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
-    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
-    r = conn.getresponse()
-    body, ctype, status = r.read(), r.getheader("Content-Type"), r.status
-    conn.close()
-    with open(harness.EXCHANGES, "a") as f:
-        f.write(json.dumps({"method": "GET", "path": path.split("?")[0], "status": status, "content_type": ctype,
-                            "body": body.decode("utf-8", "replace")}) + "\n")
-    return status, ctype, body
+    return harness.fetch_raw(srv, key, path)[:3]
 
 
-def pdf_text(body):
-    """pdftoppm renders page 1 to a non-empty PNG; pdftotext gives the text."""
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "r.pdf")
-        with open(path, "wb") as f:
-            f.write(body)
-        subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", path, os.path.join(d, "page")],
-                       check=True, capture_output=True, timeout=60)
-        pngs = [p for p in os.listdir(d) if p.endswith(".png")]
-        assert len(pngs) == 1, pngs
-        with open(os.path.join(d, pngs[0]), "rb") as f:
-            png = f.read()
-        assert png.startswith(b"\x89PNG") and len(png) > 500, len(png)
-        return subprocess.run(["pdftotext", "-layout", path, "-"], check=True, capture_output=True, text=True,
-                              timeout=60).stdout
+class PayoutReports(MerchantCase):
+    MERCHANT = ("Rapports Lumière", "FR")
+    server = staticmethod(lambda: srv)
 
-
-def xlsx_rows(body):
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "r.xlsx")
-        with open(path, "wb") as f:
-            f.write(body)
-        p = subprocess.run(["node", "reports/read_xlsx.mjs", path], cwd=TESTS, capture_output=True, text=True,
-                           timeout=60)
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout)
-
-
-class PayoutReports(unittest.TestCase):
     def setUp(self):
-        self.m = create_merchant(srv.data, "Rapports Lumière", "FR")
-        self.key = self.m["test_secret_key"]
-        self.api = srv.client(self.key)
+        super().setUp()
         r = self.api.post("/v1/bank_account", {"iban": IBAN, "bic": BIC, "account_holder_name": "Boutique SARL"})
-        self.assertEqual(r.status, 200, r)
-
-    def tearDown(self):
-        self.api.close()
-        p = run_cli("audit", "ledger", data=srv.data, check=False)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-
-    def pay(self, amount):
-        r = self.api.post("/v1/payments", {"amount": amount, "currency": "EUR", "card": {
-            "number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
-        self.assertEqual(r.status, 201, r)
-        return r.json
-
-    def clock_to(self, text):
-        r = self.api.post("/v1/test_clock/advance", {"to": unix(text)})
         self.assertEqual(r.status, 200, r)
 
     def txns_of(self, *sources):

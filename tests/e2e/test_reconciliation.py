@@ -1,30 +1,22 @@
-"""Reconciliation of a day of card payments against the real binary
+"""Reconciliation of a day against the real binary
 (docs/reconciliation.md): every capture, refund and dispute of the day
 against the payout that carried it, from held to in a payout to paid out;
-failed payments and disputes as unpaid items; the CSV export with the same
-rows; a failed payout as a finding; bad dates refused with the log
+failed payments and disputes as unpaid items; the buy-now-pay-later
+payables and returns against the disbursement that carried them; the CSV
+exports (items, findings) with the same rows; a failed payout as a finding;
+a public holiday pushing payout_late; bad dates refused with the log
 unchanged; another merchant sees nothing; replay equal at the end."""
-import calendar
 import csv
-import datetime
 import io
 import unittest
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import MerchantCase, Server, card, create_merchant, run_cli, unix
 
 HOUR, DAY = 3600, 86400
 IBAN, BIC = "FR7630006000011234567890189", "AGRIFRPP"
 COLUMNS = ["id", "type", "source", "payment", "currency", "amount", "fee", "vat", "net", "created", "available_on",
-           "payout", "payout_status", "state", "reason"]
-
-
-def card(number="4242424242424242"):
-    return {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-
-
-def unix(text):
-    return calendar.timegm(datetime.datetime.fromisoformat(text).timetuple())
+           "payout", "payout_status", "state", "reason", "disbursement"]
 
 
 def setUpModule():
@@ -42,21 +34,14 @@ def tearDownModule():
 
 
 def head_seq():
-    c = srv.client()
-    seq = c.get("/healthz").json["head_seq"]
-    c.close()
-    return seq
+    return harness.head_seq(srv)
 
 
-class Reconciliation(unittest.TestCase):
-    def setUp(self):
-        self.m = create_merchant(srv.data, "Rapprochement", "FR")
-        self.api = srv.client(self.m["test_secret_key"])
+class Day(MerchantCase):
+    """A merchant of its own, its test clock and the report's readers."""
 
-    def tearDown(self):
-        self.api.close()
-        p = run_cli("audit", "ledger", data=srv.data, check=False)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+    MERCHANT = ("Rapprochement", "FR")
+    server = staticmethod(lambda: srv)
 
     def bank(self, holder="Boutique Lumière SARL"):
         r = self.api.post("/v1/bank_account", {"iban": IBAN, "bic": BIC, "account_holder_name": holder})
@@ -67,38 +52,35 @@ class Reconciliation(unittest.TestCase):
         self.assertEqual(r.status, status, r)
         return r.json if status == 201 else r.json["error"]["payment"]
 
-    def clock_to(self, text):
-        r = self.api.post("/v1/test_clock/advance", {"to": unix(text)})
-        self.assertEqual(r.status, 200, r)
-
-    def advance(self, seconds):
-        r = self.api.post("/v1/test_clock/advance", {"seconds": seconds})
-        self.assertEqual(r.status, 200, r)
-
     def recon(self, date, api=None):
         r = (api or self.api).get(f"/v1/reconciliation?date={date}")
         self.assertEqual(r.status, 200, r)
         self.assertEqual((r.json["object"], r.json["date"], r.json["livemode"]), ("reconciliation", date, False))
         return r.json
 
-    def export(self, date):
-        r = self.api.get(f"/v1/reconciliation/export?date={date}")
+    def export(self, date, path="export", name="reconciliation", columns=COLUMNS):
+        r = self.api.get(f"/v1/reconciliation/{path}?date={date}")
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.header("Content-Type").startswith("text/csv"), r)
-        self.assertIn(f'filename="reconciliation-{date}.csv"', r.header("Content-Disposition"))
+        self.assertIn(f'filename="{name}-{date}.csv"', r.header("Content-Disposition"))
         text = r.body if isinstance(r.body, str) else r.body.decode("utf-8")
         self.assertTrue(text.endswith("\r\n"), "CRLF rows")
         rows = list(csv.reader(io.StringIO(text, newline="")))
-        self.assertEqual(rows[0], COLUMNS)
+        self.assertEqual(rows[0], columns)
         return rows[1:]
 
     def assertCsvMatches(self, date, report):
         want = [[("" if it[k] is None else str(it[k])) for k in COLUMNS] for it in report["items"]]
         self.assertEqual(self.export(date), want)
+        findings = [[f["code"], f["id"], f["message"]] for f in report["findings"]]
+        self.assertEqual(self.export(date, "findings.csv", "reconciliation-findings", ["code", "id", "message"]),
+                         findings)
 
     def by_source(self, report, type_):
         return {it["source"]: it for it in report["items"] if it["type"] == type_}
 
+
+class Reconciliation(Day):
     def test_a_day_from_held_to_paid_out(self):
         self.bank()
         self.clock_to("2027-03-01T09:00:00")            # a Monday
@@ -193,6 +175,24 @@ class Reconciliation(unittest.TestCase):
         codes = [f["code"] for f in self.recon("2027-01-19")["findings"]]
         self.assertIn("payout_failed", codes, "the payout's own line on its day")
 
+    def test_a_public_holiday_pushes_payout_late(self):
+        # no bank account: the payout runs pay nothing, so the capture waits
+        self.clock_to("2027-07-06T10:00:00")            # a Tuesday
+        p = self.pay(5000)
+        # available Tuesday 13th; the run of Wednesday 14th (Bastille Day, a
+        # holiday in France) is Thursday's; + 2 business days = Monday 19th
+        self.clock_to("2027-07-19T12:00:00")
+        day = self.recon("2027-07-06")
+        [c] = day["items"]
+        self.assertEqual((c["source"], c["state"], c["payout"]), (p["id"], "awaiting_payout", None))
+        self.assertEqual(day["findings"], [], "weekends only would make it late from Saturday 17th")
+        self.clock_to("2027-07-20T00:00:00")
+        day = self.recon("2027-07-06")
+        [f] = day["findings"]
+        self.assertEqual((f["code"], f["id"]), ("payout_late", c["id"]))
+        self.assertIn("2027-07-20T00:00:00", f["message"])
+        self.assertCsvMatches("2027-07-06", day)
+
     def test_bad_dates_are_refused_and_change_nothing(self):
         self.clock_to("2027-03-10T12:00:00")
         self.pay(1000)
@@ -206,6 +206,9 @@ class Reconciliation(unittest.TestCase):
                  ("/v1/reconciliation?date=2027-03-10&limit=5", "limit", "parameter_unknown", "limit"),
                  ("/v1/reconciliation/export?date=2027-03-11", "date", "parameter_invalid", "has not come"),
                  ("/v1/reconciliation/export", "date", "parameter_missing", "required"),
+                 ("/v1/reconciliation/findings.csv", "date", "parameter_missing", "required"),
+                 ("/v1/reconciliation/findings.csv?date=2027-03-11", "date", "parameter_invalid", "has not come"),
+                 ("/v1/reconciliation/findings.csv?date=2027-03-10&x=1", "x", "parameter_unknown", "x"),
                  ("/v1/reconciliation/export?date=2020-01-01", "date", "parameter_invalid", "caisse events dump")]
         for path, param, code, words in cases:
             seq = head_seq()
@@ -219,8 +222,99 @@ class Reconciliation(unittest.TestCase):
         self.assertEqual(self.recon("2025-12-10")["items"], [])
 
     def test_needs_a_key(self):
-        r = srv.client().get("/v1/reconciliation?date=2027-03-01")
-        self.assertEqual(r.status, 401, r)
+        for path in ("", "/export", "/findings.csv"):
+            r = srv.client().get(f"/v1/reconciliation{path}?date=2027-03-01")
+            self.assertEqual(r.status, 401, (path, r))
+
+
+class BuyNowPayLater(Day):
+    """The bnpl stream: an FR merchant's shipments against the disbursement
+    that carried them (docs/disbursements.md)."""
+
+    def bnpl_items(self, report):
+        return [it for it in report["items"] if it["type"] in ("order_payable", "order_reduction", "disbursement")]
+
+    def test_shipments_against_their_disbursements(self):
+        self.clock_to("2026-11-30T10:00:00")            # a Monday
+        a = self.shipped(((3000, 2),))
+        b = self.shipped(((5000, 1),))
+        day = self.recon("2026-11-30")
+        payables = {it["source"]: it for it in self.bnpl_items(day)}
+        self.assertEqual(set(payables), {a["id"], b["id"]})
+        for it in payables.values():
+            self.assertEqual((it["type"], it["state"], it["disbursement"], it["payout"], it["payment"]),
+                             ("order_payable", "awaiting_disbursement", None, None, None))
+        self.assertEqual(day["findings"], [])
+
+        self.clock_to("2026-12-01T07:00:00")            # Tuesday's run disbursed them
+        [d1] = self.disbursements()
+        day = self.recon("2026-11-30")
+        payables = {it["source"]: it for it in self.bnpl_items(day)}
+        self.assertEqual({k: (it["amount"], it["state"], it["disbursement"]) for k, it in payables.items()},
+                         {a["id"]: (6000, "disbursed", d1["id"]), b["id"]: (5000, "disbursed", d1["id"])})
+        self.assertEqual((day["disbursements"], day["findings"]), ([], []))
+        self.assertCsvMatches("2026-11-30", day)
+        rows = {r[2]: dict(zip(COLUMNS, r)) for r in self.export("2026-11-30")}
+        self.assertEqual((rows[a["id"]]["disbursement"], rows[a["id"]]["state"], rows[a["id"]]["amount"]),
+                         (d1["id"], "disbursed", "6000"))
+
+        run = self.recon("2026-12-01")
+        [own] = self.bnpl_items(run)
+        self.assertEqual((own["type"], own["source"], own["disbursement"], own["state"], own["amount"], own["net"]),
+                         ("disbursement", d1["id"], d1["id"], "disbursed", -d1["gross_amount"], -d1["amount"]))
+        [row] = run["disbursements"]
+        self.assertEqual((row["id"], row["reference"], row["amount"], row["carried_net"], row["gross_amount"],
+                          row["carried_gross"], row["carried_count"]),
+                         (d1["id"], d1["reference"], d1["amount"], d1["amount"], 11000, 11000, 2))
+        self.assertEqual(run["findings"], [])
+
+        # a partial return after the disbursement, recovered from the next one
+        self.clock_to("2026-12-01T10:00:00")
+        r = self.api.post(f"/v1/orders/{a['id']}/returns", {"lines": [{"reference": "SKU-0", "quantity": 1}]})
+        self.assertEqual(r.status, 201, r)
+        c = self.shipped(((10000, 1),))
+        day = self.recon("2026-12-01")
+        [red] = [it for it in day["items"] if it["type"] == "order_reduction"]
+        self.assertEqual((red["source"], red["amount"], red["state"], red["disbursement"]),
+                         (a["id"], -3000, "awaiting_disbursement", None))
+        self.clock_to("2026-12-02T07:00:00")
+        d2, _ = self.disbursements()
+        day = self.recon("2026-12-01")
+        by = {(it["type"], it["source"]): it for it in self.bnpl_items(day)}
+        self.assertEqual(by[("order_reduction", a["id"])]["disbursement"], d2["id"], "recovered by the next")
+        self.assertEqual(by[("order_payable", c["id"])]["disbursement"], d2["id"])
+        self.assertEqual(by[("disbursement", d1["id"])]["disbursement"], d1["id"])
+        self.assertTrue(all(it["state"] == "disbursed" for it in by.values()))
+        self.assertEqual(day["findings"], [])
+        self.assertCsvMatches("2026-12-01", day)
+        run = self.recon("2026-12-02")
+        [row] = run["disbursements"]
+        self.assertEqual((row["id"], row["carried_net"], row["carried_gross"], row["carried_count"]),
+                         (d2["id"], d2["amount"], 10000 - 3000, 2))
+        self.assertEqual(row["amount"], d2["amount"])
+        self.assertEqual(run["findings"], [])
+        self.assertCsvMatches("2026-12-02", run)
+
+    def test_carried_over_is_not_late(self):
+        self.clock_to("2026-11-30T10:00:00")            # a Monday
+        a = self.shipped(((3000, 2),))
+        self.clock_to("2026-12-01T07:00:00")
+        [d1] = self.disbursements()
+        # all of it comes back and a small order ships: Wednesday's run finds
+        # the reductions outweighing the payables and disburses nothing
+        r = self.api.post(f"/v1/orders/{a['id']}/returns", {"lines": [{"reference": "SKU-0", "quantity": 2}]})
+        self.assertEqual(r.status, 201, r)
+        b = self.shipped(((5000, 1),))
+        self.clock_to("2026-12-07T12:00:00")            # weekends only, b would be late from Friday 4th
+        self.assertEqual([d["id"] for d in self.disbursements()], [d1["id"]])
+        day = self.recon("2026-12-01")
+        by = {(it["type"], it["source"]): it for it in self.bnpl_items(day)}
+        self.assertEqual({k: (it["state"], it["disbursement"]) for k, it in by.items()},
+                         {("disbursement", d1["id"]): ("disbursed", d1["id"]),
+                          ("order_reduction", a["id"]): ("carried_over", None),
+                          ("order_payable", b["id"]): ("carried_over", None)})
+        self.assertEqual(day["findings"], [])
+        self.assertCsvMatches("2026-12-01", day)
 
 
 if __name__ == "__main__":

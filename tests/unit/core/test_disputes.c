@@ -205,11 +205,42 @@ static void other_ends(void)
     EQ_STR(d.param, "amount", "names the amount");
 }
 
+/* What the available balance cannot cover of amount + fee + VAT is owed. */
+static void owed(void)
+{
+    static const struct {
+        int64_t available, owed;
+        const char *why;
+    } cases[] = {
+        {20000, 0, "the balance covers it"},
+        {13800, 0, "exactly covered"},
+        {13799, 1, "one cent short"},
+        {5000, 8800, "partly covered"},
+        {0, 13800, "nothing available"},
+        {-2500, 13800, "already negative: all owed, never more than the debit"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *p = payment(12000, 0, "2026-11-23T09:14:08.591563Z");
+        struct dispute_opening o = {.id = "dp_01M834VG4FJA6QSCX8HXM6Z2PW", .reason = "fraudulent", .amount = -1,
+                                    .contestable = 1, .fee = 1500, .vat = 300, .opened_via = "test_api",
+                                    .available = cases[i].available};
+        const char *type = NULL;
+        json_t *data = NULL;
+        struct cs_diag d = {0};
+        EQ_INT(dispute_decide_open(p, &o, at("2026-11-24T10:00:00.000000Z"), &type, &data, &d), 0, cases[i].why);
+        EQ_INT(json_integer_value(json_object_get(json_object_get(data, "object"), "owed")), cases[i].owed,
+               cases[i].why);
+        json_decref(data);
+        json_decref(p);
+    }
+}
+
 int main(void)
 {
     times();
     disputable();
     lifecycle();
     other_ends();
+    owed();
     return tap_done();
 }

@@ -160,7 +160,7 @@ static void test_consistent_day(void)
     recon_csv(items, &c);
     OK(c.out && strncmp(c.out, RECON_CSV_HEADER, strlen(RECON_CSV_HEADER)) == 0, "CSV header");
     OK(c.out && strstr(c.out, "\r\npay_f,payment_failed,pay_f,pay_f,EUR,4000,0,0,0,2027-03-01T11:00:00.000000Z,,,,unpaid,"
-                               "do_not_honor\r\n"), "the failed payment's row");
+                               "do_not_honor,\r\n"), "the failed payment's row");
     size_t rows = 0;
     for (const char *p = c.out; p && (p = strstr(p, "\r\n")); p += 2)
         rows++;
@@ -168,6 +168,183 @@ static void test_consistent_day(void)
     csv_free(&c);
     json_decref(out);
     input_free(&in);
+}
+
+static json_t *bnpl(const char *id, const char *type, const char *source, int64_t amount, int64_t fee, int64_t vat,
+                    const char *created, int64_t seq)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:I}", "id", id, "stream", "bnpl", "type", type,
+                     "source", source, "currency", "EUR", "amount", (json_int_t)amount, "fee", (json_int_t)fee, "vat",
+                     (json_int_t)vat, "net", (json_int_t)(amount - fee - vat), "created", created, "available_on",
+                     created, "available_on_us", (json_int_t)at(created), "event_seq", (json_int_t)seq);
+}
+
+/* A disbursement through `through` of one or two order lines
+ * {order, payable, reduction, net}. */
+static json_t *disbursement(const char *id, int64_t amount, int64_t gross, const char *created, int64_t through,
+                            json_t *orders)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:I,s:o}", "id", id, "object", "disbursement", "reference",
+                     "DSB-20270301-1", "currency", "EUR", "amount", (json_int_t)amount, "gross_amount", (json_int_t)gross,
+                     "fees", (json_int_t)0, "fees_vat", (json_int_t)0, "created", created, "through_event_seq",
+                     (json_int_t)through, "orders", orders);
+}
+
+static json_t *order_line(const char *order, int64_t payable, int64_t reduction, int64_t net)
+{
+    return json_pack("{s:s,s:I,s:I,s:I}", "order", order, "payable", (json_int_t)payable, "reduction",
+                     (json_int_t)reduction, "net", (json_int_t)net);
+}
+
+/* Monday 2027-03-01: the disbursement of Friday's payable (dsb_1) at 06:00,
+ * then a return of that order and a new shipment, both recovered by
+ * Tuesday's dsb_2, and a late shipment after dsb_2's range. */
+static void test_bnpl_carried(void)
+{
+    struct recon_input in;
+    input_init(&in, "2027-03-03T12:00:00.000000Z");
+    in.disbursements = json_array();
+    in.bnpl_carried = json_array();
+    json_array_append_new(in.disbursements, disbursement("dsb_2", 10000 - 345 - 69 - 3000 + 104 + 21, 7000,
+                                                         "2027-03-02T06:00:00.000000Z", 16,
+                                                         json_pack("[o,o]", order_line("ord_a", 0, 3000, -3000 + 104 + 21),
+                                                                   order_line("ord_b", 10000, 0, 10000 - 345 - 69))));
+    json_array_append_new(in.disbursements, disbursement("dsb_1", 12452, 12990, "2027-03-01T06:00:00.000000Z", 10,
+                                                         json_pack("[o]", order_line("ord_a", 12990, 0, 12452))));
+    json_array_append_new(in.bnpl_carried, bnpl("btx_5_0", "order_payable", "ord_a", 12990, 0, 0,
+                                                "2027-02-26T10:00:00.000000Z", 5));
+    json_array_append_new(in.txns, bnpl("btx_11_0", "disbursement", "dsb_1", -12990, -448, -90,
+                                        "2027-03-01T06:00:00.000000Z", 11));
+    json_array_append_new(in.txns, bnpl("btx_15_0", "order_reduction", "ord_a", -3000, 0, 0,
+                                        "2027-03-01T10:00:00.000000Z", 15));
+    json_array_append_new(in.txns, bnpl("btx_16_0", "order_payable", "ord_b", 10000, 0, 0,
+                                        "2027-03-01T11:00:00.000000Z", 16));
+    json_array_append_new(in.txns, bnpl("btx_17_0", "order_payable", "ord_c", 5000, 0, 0,
+                                        "2027-03-01T23:00:00.000000Z", 17));
+    json_t *out = NULL;
+    struct cs_diag d = {0};
+    EQ_INT(recon_build(&in, &out, &d), 0, "builds");
+    json_t *items = json_object_get(out, "items");
+    EQ_INT(json_array_size(items), 4, "the day's four bnpl transactions");
+    json_t *own = find(items, "id", "btx_11_0"), *red = find(items, "id", "btx_15_0"), *pb = find(items, "id", "btx_16_0"),
+           *pc = find(items, "id", "btx_17_0");
+    EQ_STR(s(own, "disbursement"), "dsb_1", "a disbursement's own line is that disbursement");
+    EQ_STR(s(own, "state"), "disbursed", "its own line is disbursed");
+    EQ_STR(s(red, "disbursement"), "dsb_2", "a reduction after dsb_1 is recovered by the next disbursement");
+    EQ_STR(s(red, "state"), "disbursed", "the reduction is settled");
+    EQ_STR(s(pb, "disbursement"), "dsb_2", "a payable in dsb_2's range is carried by it");
+    EQ_STR(s(pc, "state"), "awaiting_disbursement", "a payable after the last range awaits the next run");
+    OK(json_is_null(json_object_get(pc, "disbursement")), "and has no disbursement");
+    OK(json_is_null(json_object_get(pb, "payout")) && json_is_null(json_object_get(pb, "payment")),
+       "no payout and no payment for a bnpl item");
+    EQ_INT(json_array_size(json_object_get(out, "findings")), 0, "not late before Thursday");
+    json_t *ds = json_object_get(out, "disbursements"), *d1 = find(ds, "id", "dsb_1");
+    EQ_INT(json_array_size(ds), 1, "dsb_1 is the day's disbursement");
+    EQ_INT(json_integer_value(json_object_get(d1, "carried_net")), 12452, "its carried net");
+    EQ_INT(json_integer_value(json_object_get(d1, "carried_gross")), 12990, "the ledger's gross of its range");
+    EQ_INT(json_integer_value(json_object_get(d1, "carried_count")), 1, "one transaction carried");
+    EQ_INT(json_array_size(json_object_get(out, "payouts")), 0, "no payout");
+    struct csv_buf c = {0};
+    recon_csv(items, &c);
+    OK(c.out && strstr(c.out, "\r\nbtx_15_0,order_reduction,ord_a,,EUR,-3000,0,0,-3000,2027-03-01T10:00:00.000000Z,"
+                               "2027-03-01T10:00:00.000000Z,,,disbursed,,dsb_2\r\n"), "the reduction's row names dsb_2");
+    csv_free(&c);
+    json_decref(out);
+    /* Thursday: the shipment of Monday night is late */
+    in.now_us = at("2027-03-04T00:00:00.000000Z");
+    EQ_INT(recon_build(&in, &out, &d), 0, "builds");
+    json_t *f = json_array_get(json_object_get(out, "findings"), 0);
+    EQ_INT(json_array_size(json_object_get(out, "findings")), 1, "one finding");
+    EQ_STR(s(f, "code"), "disbursement_late", "disbursement_late");
+    EQ_STR(s(f, "id"), "btx_17_0", "on the payable not carried");
+    json_decref(out);
+    /* …unless a run carried it over (reductions outweighing): by design */
+    in.carried_over_seq = 18;
+    EQ_INT(recon_build(&in, &out, &d), 0, "builds");
+    EQ_STR(s(find(json_object_get(out, "items"), "id", "btx_17_0"), "state"), "carried_over", "carried over");
+    EQ_INT(json_array_size(json_object_get(out, "findings")), 0, "not late: carried over");
+    json_decref(out);
+    input_free(&in);
+    json_decref(in.disbursements);
+    json_decref(in.bnpl_carried);
+}
+
+/* A disbursement whose amount is not its orders' net, and whose range in
+ * the ledger holds an order it does not list. */
+static void test_bnpl_mismatch(void)
+{
+    struct recon_input in;
+    input_init(&in, "2027-03-01T12:00:00.000000Z");
+    in.disbursements = json_array();
+    in.bnpl_carried = json_array();
+    json_array_append_new(in.disbursements, disbursement("dsb_1", 12000, 12990, "2027-03-01T06:00:00.000000Z", 10,
+                                                         json_pack("[o]", order_line("ord_a", 12990, 0, 12452))));
+    json_array_append_new(in.bnpl_carried, bnpl("btx_5_0", "order_payable", "ord_a", 12990, 0, 0,
+                                                "2027-02-26T10:00:00.000000Z", 5));
+    json_array_append_new(in.bnpl_carried, bnpl("btx_6_0", "order_payable", "ord_x", 500, 0, 0,
+                                                "2027-02-26T11:00:00.000000Z", 6));
+    json_t *out = NULL;
+    struct cs_diag d = {0};
+    EQ_INT(recon_build(&in, &out, &d), 0, "builds");
+    json_t *findings = json_object_get(out, "findings");
+    EQ_INT(json_array_size(findings), 2, "two findings");
+    json_t *f0 = json_array_get(findings, 0), *f1 = json_array_get(findings, 1);
+    EQ_STR(s(f0, "code"), "disbursement_mismatch", "the amount against the orders' net");
+    EQ_STR(s(f0, "id"), "dsb_1", "on the disbursement");
+    OK(strstr(s(f0, "message"), "12000") && strstr(s(f0, "message"), "12452"), "both sums in the message");
+    EQ_STR(s(f1, "code"), "disbursement_mismatch", "the ledger against the orders");
+    OK(strstr(s(f1, "message"), "ord_x") != NULL, "naming the order the disbursement does not list");
+    json_t *row = json_array_get(json_object_get(out, "disbursements"), 0);
+    EQ_INT(json_integer_value(json_object_get(row, "carried_gross")), 13490, "the ledger's gross");
+    struct csv_buf c = {0};
+    recon_findings_csv(findings, &c);
+    OK(c.out && strncmp(c.out, RECON_FINDINGS_CSV_HEADER, strlen(RECON_FINDINGS_CSV_HEADER)) == 0, "findings CSV header");
+    OK(c.out && strstr(c.out, "\r\ndisbursement_mismatch,dsb_1,the disbursement dsb_1 paid 12000 but its orders' net "
+                               "add up to 12452\r\n"), "a finding's row");
+    csv_free(&c);
+    json_decref(out);
+    input_free(&in);
+    json_decref(in.disbursements);
+    json_decref(in.bnpl_carried);
+}
+
+/* The country's public holidays push the deadlines. */
+static void test_holidays(void)
+{
+    json_t *cal = json_pack("{s:b,s:b}", "2027-03-10", 0, "2027-03-08", 0);
+    OK(!recon_business_day(cal, at("2027-03-10T00:00:00.000000Z") / (86400LL * 1000000)), "a holiday");
+    OK(recon_business_day(cal, at("2027-03-09T00:00:00.000000Z") / (86400LL * 1000000)), "a Tuesday");
+    OK(!recon_business_day(cal, at("2027-03-13T00:00:00.000000Z") / (86400LL * 1000000)), "a Saturday not in it");
+    /* available Sunday 7th: run Monday 8th (a holiday: Tuesday), +2 = Thursday (Wednesday a holiday): late Friday */
+    EQ_INT(recon_late_after_us(at("2027-03-07T10:00:00.000000Z"), NULL), at("2027-03-11T00:00:00.000000Z"),
+           "weekends only: late from Thursday");
+    EQ_INT(recon_late_after_us(at("2027-03-07T10:00:00.000000Z"), cal), at("2027-03-13T00:00:00.000000Z"),
+           "two holidays: late from Saturday");
+    /* shipped Friday 5th: run Monday (a holiday: Tuesday), +1 = Thursday (Wednesday a holiday) */
+    EQ_INT(recon_disbursement_late_after_us(at("2027-03-05T10:00:00.000000Z"), NULL), at("2027-03-10T00:00:00.000000Z"),
+           "disbursement, weekends only: late from Wednesday");
+    EQ_INT(recon_disbursement_late_after_us(at("2027-03-05T10:00:00.000000Z"), cal), at("2027-03-12T00:00:00.000000Z"),
+           "disbursement, two holidays: late from Friday");
+    /* a capture of Monday 1st (available Monday 8th) is not late on Friday 12th when Wednesday was a holiday */
+    struct recon_input in;
+    input_init(&in, "2027-03-12T12:00:00.000000Z");
+    json_array_append_new(in.txns, txn("btx_1_0", "charge", "pay_1", 10000, 9802, "2027-03-01T10:00:00.000000Z",
+                                       "2027-03-08T10:00:00.000000Z"));
+    json_object_set_new(in.objects, "pay_1", json_pack("{s:s,s:s,s:I}", "id", "pay_1", "object", "payment",
+                                                       "amount_captured", (json_int_t)10000));
+    json_object_set_new(in.ledger_captured, "pay_1", json_integer(10000));
+    json_t *out = NULL;
+    struct cs_diag d = {0};
+    EQ_INT(recon_build(&in, &out, &d), 0, "builds");
+    EQ_INT(json_array_size(json_object_get(out, "findings")), 1, "weekends only: payout_late on Friday");
+    json_decref(out);
+    in.calendar = json_pack("{s:b}", "2027-03-10", 0);
+    EQ_INT(recon_build(&in, &out, &d), 0, "builds");
+    EQ_INT(json_array_size(json_object_get(out, "findings")), 0, "Wednesday a holiday: not late yet");
+    json_decref(out);
+    json_decref(in.calendar);
+    input_free(&in);
+    json_decref(cal);
 }
 
 static void test_dates(void)
@@ -185,8 +362,8 @@ static void test_dates(void)
     EQ_INT(recon_check_date("2025-12-19", now, &a, &b, &d), CS_EPARAM, "older");
     OK(strstr(d.message, "caisse events dump") != NULL, "points to the dump");
     /* available Friday 10:00: run Monday (weekend), +2 business days = Wednesday, late from Thursday */
-    EQ_INT(recon_late_after_us(at("2027-03-05T10:00:00.000000Z")), at("2027-03-11T00:00:00.000000Z"), "late deadline");
-    EQ_INT(recon_late_after_us(at("2027-03-08T10:00:00.000000Z")), at("2027-03-12T00:00:00.000000Z"), "from a Monday");
+    EQ_INT(recon_late_after_us(at("2027-03-05T10:00:00.000000Z"), NULL), at("2027-03-11T00:00:00.000000Z"), "late deadline");
+    EQ_INT(recon_late_after_us(at("2027-03-08T10:00:00.000000Z"), NULL), at("2027-03-12T00:00:00.000000Z"), "from a Monday");
 }
 
 int main(void)
@@ -194,5 +371,8 @@ int main(void)
     test_inconsistent_day();
     test_consistent_day();
     test_dates();
+    test_bnpl_carried();
+    test_bnpl_mismatch();
+    test_holidays();
     return tap_done();
 }
