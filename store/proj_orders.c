@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 static size_t index_key(uint8_t *buf, const char *merchant_id, int livemode, int64_t created_us,
@@ -329,12 +330,13 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
         char updated[STORE_TIME_TEXT_BYTES];
         store_time_format(v->time_us, updated);   /* the event's "created", from its time */
         json_object_set_new(doc, "updated", json_string(updated));
-        char *text = json_dumps(doc, JSON_COMPACT);
+        size_t len;
+        char *text = jout_dumps(doc, &len);
         if (!text) {
             err = CS_ENOMEM;
         } else {
             MDB_val k = { strlen(v->aggregate_id), (void *)v->aggregate_id };
-            MDB_val val = { strlen(text), text };
+            MDB_val val = { len, text };
             err = store_err(mdb_put(txn, dbi[DBI_ORDERS], &k, &val, 0));
             free(text);
         }
