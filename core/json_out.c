@@ -68,6 +68,12 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return k;
 }
 
+/* Bytes that go into a string as they are: printable ASCII but '"' and '\\'.
+ * The rest are escaped (below 0x20, '"', '\\') or start a UTF-8 sequence. */
+static const unsigned char plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5B] = 1, [0x5D ... 0x7F] = 1,
+};
+
 static int put_string(struct jout *o, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -80,12 +86,15 @@ static int put_string(struct jout *o, const char *str, size_t n)
     *p++ = '"';
     size_t i = 0;
     while (i < n) {
+        size_t run = i;
+        while (run < n && plain[s[run]])
+            run++;
+        memcpy(p, s + i, run - i);
+        p += run - i;
+        i = run;
+        if (i == n)
+            break;
         unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            *p++ = (char)c;
-            i++;
-            continue;
-        }
         if (c >= 0x80) {
             size_t k = utf8_seq(s + i, n - i);
             if (!k)
@@ -123,6 +132,15 @@ static int put_string(struct jout *o, const char *str, size_t n)
     return 0;
 }
 
+/* One byte of punctuation. */
+static inline int put_char(struct jout *o, char c)
+{
+    if (o->len == o->cap && reserve(o, 1))
+        return CS_ENOMEM;
+    o->buf[o->len++] = c;
+    return 0;
+}
+
 static int put_integer(struct jout *o, json_int_t v)
 {
     char tmp[24], *end = tmp + sizeof tmp, *p = end;
@@ -134,7 +152,12 @@ static int put_integer(struct jout *o, json_int_t v)
     } while (u);
     if (v < 0)
         *--p = '-';
-    return jout_bytes(o, p, (size_t)(end - p));
+    size_t n = (size_t)(end - p);
+    if (reserve(o, n))
+        return CS_ENOMEM;
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+    return 0;
 }
 
 static int put_value(struct jout *o, const json_t *v, unsigned depth, unsigned depth_max)
@@ -148,25 +171,24 @@ static int put_value(struct jout *o, const json_t *v, unsigned depth, unsigned d
         size_t key_len;
         json_t *val;
         int first = 1;
-        if ((rc = jout_bytes(o, "{", 1)))
+        if ((rc = put_char(o, '{')))
             return rc;
         json_object_keylen_foreach((json_t *)v, key, key_len, val) {
-            if ((!first && (rc = jout_bytes(o, ",", 1))) || (rc = put_string(o, key, key_len)) ||
-                (rc = jout_bytes(o, ":", 1)) || (rc = put_value(o, val, depth + 1, depth_max)))
+            if ((!first && (rc = put_char(o, ','))) || (rc = put_string(o, key, key_len)) ||
+                (rc = put_char(o, ':')) || (rc = put_value(o, val, depth + 1, depth_max)))
                 return rc;
             first = 0;
         }
-        return jout_bytes(o, "}", 1);
+        return put_char(o, '}');
     }
     case JSON_ARRAY: {
         size_t n = json_array_size(v);
-        if ((rc = jout_bytes(o, "[", 1)))
+        if ((rc = put_char(o, '[')))
             return rc;
         for (size_t i = 0; i < n; i++)
-            if ((i && (rc = jout_bytes(o, ",", 1))) ||
-                (rc = put_value(o, json_array_get(v, i), depth + 1, depth_max)))
+            if ((i && (rc = put_char(o, ','))) || (rc = put_value(o, json_array_get(v, i), depth + 1, depth_max)))
                 return rc;
-        return jout_bytes(o, "]", 1);
+        return put_char(o, ']');
     }
     case JSON_STRING:
         return put_string(o, json_string_value(v), json_string_length(v));
