@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "core/router.h"
 #include "core/crypto.h"
 #include "core/portal.h"
@@ -16,7 +17,7 @@ void respond_json_text(struct req_ctx *rc, int status, const char *json, size_t 
 
 void respond_json(struct req_ctx *rc, int status, json_t *v)
 {
-    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    char *s = v ? jout_dumps(v, NULL) : NULL;
     json_decref(v);
     if (!s) {
         respond_fail(rc, CS_ENOMEM, "", "could not render the response");

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 #define LEDGER_HOLD_US (7LL * 86400 * 1000000)   /* captures are held 7 days (seed 003) */
@@ -113,7 +114,7 @@ static int record(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, 
                             (json_int_t)m->fee, "vat", (json_int_t)m->vat, "net", (json_int_t)net, "available_on",
                             avail, "available_on_us", (json_int_t)m->available_us, "created", created, "event_seq",
                             (json_int_t)v->seq);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *text = doc ? jout_dumps(doc, NULL) : NULL;
     json_decref(doc);
     if (!text)
         return CS_ENOMEM;
