@@ -39,7 +39,7 @@ int jout_bytes(struct jout *o, const char *s, size_t n)
 /* The length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0:
  * no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629), the
  * rules jansson holds its strings to. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t jout_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t k;
@@ -96,7 +96,7 @@ static int put_string(struct jout *o, const char *str, size_t n)
             break;
         unsigned char c = s[i];
         if (c >= 0x80) {
-            size_t k = utf8_seq(s + i, n - i);
+            size_t k = jout_utf8_seq(s + i, n - i);
             if (!k)
                 return CS_EPARAM;
             memcpy(p, s + i, k);

@@ -27,6 +27,10 @@ int jout_append(struct jout *o, const json_t *v, unsigned depth_max);
 /* Appends raw bytes. Returns 0 or CS_ENOMEM. */
 int jout_bytes(struct jout *o, const char *s, size_t n);
 void jout_free(struct jout *o);
+/* The length of the valid UTF-8 sequence at s (s[0] >= 0x80, n > 0 bytes
+ * there), or 0: the rules jansson holds its strings to (no overlong forms,
+ * no surrogates, nothing above U+10FFFF). Also for core/json_in.c. */
+size_t jout_utf8_seq(const unsigned char *s, size_t n);
 
 /* Like json_dumps(v, JSON_COMPACT): a malloc'd NUL-terminated text (length in
  * *len if not NULL), or NULL. No depth limit beyond the parser's own (2048). */
