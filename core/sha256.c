@@ -141,3 +141,28 @@ void sha256_final(struct sha256 *c, uint8_t out[32])
         out[4 * i + 3] = (uint8_t)c->state[i];
     }
 }
+
+void sha256_hmac(const void *key, size_t key_len, const void *msg, size_t n, uint8_t out[32])
+{
+    uint8_t k[64] = {0}, pad[64], inner[32];
+    struct sha256 c;
+    if (key_len > sizeof k) {   /* RFC 2104: a long key is hashed first */
+        sha256_init(&c);
+        sha256_update(&c, key, key_len);
+        sha256_final(&c, k);
+    } else {
+        memcpy(k, key, key_len);
+    }
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    sha256_init(&c);
+    sha256_update(&c, pad, sizeof pad);
+    sha256_update(&c, msg, n);
+    sha256_final(&c, inner);
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    sha256_init(&c);
+    sha256_update(&c, pad, sizeof pad);
+    sha256_update(&c, inner, sizeof inner);
+    sha256_final(&c, out);
+}

@@ -18,6 +18,9 @@ struct sha256 {
 void sha256_init(struct sha256 *c);
 void sha256_update(struct sha256 *c, const void *data, size_t n);
 void sha256_final(struct sha256 *c, uint8_t out[32]);
+/* HMAC-SHA-256 (RFC 2104) of msg under key: the card fingerprint of every
+ * checkout. */
+void sha256_hmac(const void *key, size_t key_len, const void *msg, size_t n, uint8_t out[32]);
 /* For the tests: 1 if the SHA extensions are in use; force the portable code
  * (yes = 1) or go back to the best one (0). Not while other threads hash. */
 int sha256_accelerated(void);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/md.h>
 #include "core/sha256.h"
 #include "core/crypto.h"
 #include "tests/unit/tap.h"
@@ -18,6 +19,30 @@ static void digest_hex(const void *data, size_t n, char out[65])
     sha256_update(&c, data, n);
     sha256_final(&c, h);
     crypto_hex(h, 32, out);
+}
+
+/* HMAC against mbedTLS: RFC 4231 case 2, then random keys (short and longer
+ * than a block) and messages. */
+static void run_hmac(const char *label)
+{
+    uint8_t got[32], want[32];
+    char hex[65];
+    sha256_hmac("Jefe", 4, "what do ya want for nothing?", 28, got);
+    crypto_hex(got, 32, hex);
+    EQ_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", label);
+    static uint8_t key[150], msg[300];
+    int fails = 0;
+    for (int i = 0; i < 200; i++) {
+        size_t kn = (size_t)rand() % sizeof key, mn = (size_t)rand() % sizeof msg;
+        for (size_t k = 0; k < kn; k++)
+            key[k] = (uint8_t)rand();
+        for (size_t k = 0; k < mn; k++)
+            msg[k] = (uint8_t)rand();
+        sha256_hmac(key, kn, msg, mn, got);
+        mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, kn, msg, mn, want);
+        fails += memcmp(got, want, 32) != 0;
+    }
+    EQ_INT(fails, 0, label);
 }
 
 static unsigned long long rng;
@@ -66,10 +91,13 @@ int main(void)
     const char *seed_env = getenv("CAISSE_SEED");
     rng = seed_env ? strtoull(seed_env, NULL, 10) : (unsigned long long)time(NULL);
     printf("# seed %llu (CAISSE_SEED to replay); SHA extensions %s\n", rng, sha256_accelerated() ? "in use" : "absent");
+    srand((unsigned)rng);
     run(sha256_accelerated() ? "SHA extensions" : "portable (no SHA extensions here)");
+    run_hmac("HMAC");
     sha256_use_portable(1);
     OK(!sha256_accelerated(), "portable code forced");
     run("portable");
+    run_hmac("HMAC, portable");
     sha256_use_portable(0);
     return tap_done();
 }
