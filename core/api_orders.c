@@ -28,13 +28,10 @@ struct order_cmd {
     int64_t expected_version; /* -1: none */
 };
 
-/* Also the release_extra: the document (a few hundred nodes) is freed on the
- * writer thread, which has CPU to spare while the loop thread has none. */
 static void order_cmd_free_extra(struct command *cmd)
 {
     struct order_cmd *c = (struct order_cmd *)cmd;
     json_decref(c->order);
-    c->order = NULL;
 }
 
 static int append_to(struct store_txn *t, struct order_cmd *c, const char *aggregate_id,
@@ -309,7 +306,6 @@ static struct order_cmd *order_cmd_new(struct req_ctx *rc, write_exec_fn exec)
     struct order_cmd *c = command_new(rc, sizeof *c, exec);
     if (c) {
         c->cmd.free_extra = order_cmd_free_extra;
-        c->cmd.release_extra = order_cmd_free_extra;
         c->expected_version = -1;
     }
     return c;
@@ -766,7 +762,6 @@ int orders_submit_command(struct app *app, const char *merchant_id, int livemode
         return cs_fail(d, CS_ENOMEM, "", "out of memory");
     }
     c->cmd.free_extra = order_cmd_free_extra;
-    c->cmd.release_extra = order_cmd_free_extra;
     snprintf(c->cmd.object_id, sizeof c->cmd.object_id, "%s", order_id);
     c->expected_version = expected;
     c->cmd.params = validated;

@@ -49,8 +49,6 @@ static void command_release(struct write_cmd *wc)
     struct command *c = (struct command *)wc;
     json_decref(c->params);
     c->params = NULL;
-    if (c->release_extra)
-        c->release_extra(c);
 }
 
 static struct command *alloc_command(struct app *app, size_t size, write_exec_fn exec, const char *merchant_id,

@@ -27,9 +27,6 @@ struct command {
     uint8_t request_sha256[32];
     json_t *params;                           /* the validated request, owned */
     void (*free_extra)(struct command *c);
-    /* Optional: frees, on the writer thread after exec, what only exec needed
-     * (free_extra still runs at the end; leave the freed fields NULL). */
-    void (*release_extra)(struct command *c);
     void (*cb_done)(void *ctx, int status, const char *body, size_t len);
     void *cb_ctx;
 };
