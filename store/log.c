@@ -86,7 +86,8 @@ static int event_in_valid(const struct event_in *ev)
     return ev && store_id_valid(ev->id) && store_type_valid(ev->type) &&
            store_id_valid(ev->aggregate_id) &&
            (!ev->merchant_id || store_id_valid(ev->merchant_id)) && store_actor_valid(ev->actor) &&
-           ev->time_us >= 0 && ev->time_us <= STORE_TIME_US_MAX && json_is_object(ev->data);
+           ev->time_us >= 0 && ev->time_us <= STORE_TIME_US_MAX && json_is_object(ev->data) &&
+           (!ev->data_text || ev->data_text_len >= 2);
 }
 
 /* The record is [format][hash][JSON], the JSON being the header fields then
@@ -95,18 +96,22 @@ static int event_in_valid(const struct event_in *ev)
  * header. */
 #define RECORD_HEAD_BYTES_MAX 512
 #define RECORD_DATA_AT (STORE_RECORD_HEADER_BYTES + RECORD_HEAD_BYTES_MAX)
-/* jansson refuses to parse nesting deeper than 2048: such data could be
- * written but never replayed, so it is refused up front. */
-#define RECORD_DATA_DEPTH_MAX 2000u
 
-/* Writes the data's JSON at RECORD_DATA_AT; returns its length or 0 with
- * *err (CS_EPARAM: too deep, or a string that is not UTF-8; CS_ENOMEM). */
-static size_t data_build(struct store_txn *t, json_t *data, int *err)
+/* Writes the data's JSON at RECORD_DATA_AT (or copies the caller's text of
+ * it); returns its length or 0 with *err (CS_EPARAM: nested deeper than
+ * STORE_DATA_DEPTH_MAX, or a string that is not UTF-8; CS_ENOMEM). */
+static size_t data_build(struct store_txn *t, const struct event_in *ev, int *err)
 {
+    if (ev->data_text) {
+        if ((*err = buf_reserve(t, RECORD_DATA_AT + ev->data_text_len + 1)))
+            return 0;
+        memcpy(t->buf + RECORD_DATA_AT, ev->data_text, ev->data_text_len);
+        return ev->data_text_len;
+    }
     if ((*err = buf_reserve(t, RECORD_DATA_AT + 1)))
         return 0;
     struct jout o = {t->buf, RECORD_DATA_AT, t->buf_cap};
-    *err = jout_append(&o, data, RECORD_DATA_DEPTH_MAX);
+    *err = jout_append(&o, ev->data, STORE_DATA_DEPTH_MAX);
     t->buf = o.buf;        /* it may have grown either way */
     t->buf_cap = o.cap;
     return *err ? 0 : o.len - RECORD_DATA_AT;
@@ -161,7 +166,7 @@ int store_event_append(struct store_txn *t, const struct event_in *ev, struct ev
     /* Everything that can refuse the event happens before the first write, so
      * a refusal leaves the transaction usable. */
     int err;
-    size_t dlen = data_build(t, ev->data, &err);
+    size_t dlen = data_build(t, ev, &err);
     if (!dlen)
         return err;
     uint64_t cur, head;
