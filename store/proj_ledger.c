@@ -223,7 +223,10 @@ static int fold_order(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view 
     if (amount <= 0)
         return 0;
     MDB_val k = { strlen(v->aggregate_id), (void *)v->aggregate_id }, val;
-    int rc = mdb_get(txn, dbi[DBI_ORDERS], &k, &val);
+    int rc = proj_orders_flush(txn, dbi);
+    if (rc)
+        return rc;
+    rc = mdb_get(txn, dbi[DBI_ORDERS], &k, &val);
     if (rc == MDB_NOTFOUND)
         return 0;   /* no order to move money for: ignored, as the orders projection does */
     if (rc)
