@@ -16,6 +16,7 @@
 #include "core/scheduler.h"
 #include "core/notify.h"
 #include "core/command.h"
+#include "core/json_out.h"
 
 /* ---- the write command of the order handlers ------------------------------- */
 
@@ -23,6 +24,8 @@ struct order_cmd {
     struct command cmd;       /* cmd.object_id: the order */
     /* create */
     json_t *order;            /* the complete order document, status pending */
+    json_t *created;          /* order.created's data: {"order": order} */
+    struct jout created_text; /* its text, written on the loop thread (below) */
     const char *decision;
     /* confirm */
     int64_t expected_version; /* -1: none */
@@ -32,6 +35,8 @@ static void order_cmd_free_extra(struct command *cmd)
 {
     struct order_cmd *c = (struct order_cmd *)cmd;
     json_decref(c->order);
+    json_decref(c->created);
+    jout_free(&c->created_text);
 }
 
 static int append_to(struct store_txn *t, struct order_cmd *c, const char *aggregate_id,
@@ -61,9 +66,8 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
     struct order_cmd *c = (struct order_cmd *)wc;
     if (command_idem_check(t, &c->cmd))
         return 0;
-    json_t *created = json_pack("{s:O}", "order", c->order);
-    int rc = append(t, c, "order.created", STORE_VERSION_NEW, created);
-    json_decref(created);
+    int rc = command_append_text(t, &c->cmd, c->cmd.object_id, "order.created", STORE_VERSION_NEW, c->created,
+                                 c->created_text.buf, c->created_text.len);
     if (rc == 0) {
         json_t *decided = json_pack("{s:s}", "risk_decision", c->decision);
         rc = append(t, c, order_decision_event(c->decision), 1, decided);
@@ -403,7 +407,14 @@ void api_orders_create(struct req_ctx *rc)
                                                         "status", "held", "authorized_at", created));
     }
     json_decref(draft);
-    if (!c->order) {
+    /* order.created's data and its text are made here: the writer, whose
+     * batches bound the rate of durable writes, then only copies the text
+     * into the record. Should the text fail, the writer writes (and refuses)
+     * it itself. */
+    c->created = c->order ? json_pack("{s:O}", "order", c->order) : NULL;
+    if (c->created && jout_append(&c->created_text, c->created, STORE_DATA_DEPTH_MAX) != 0)
+        jout_free(&c->created_text);
+    if (!c->created) {
         command_free(&c->cmd);
         respond_fail(rc, CS_ENOMEM, "", "out of memory");
         return;

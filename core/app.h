@@ -51,7 +51,9 @@ struct req_ctx {
 };
 
 /* The authenticated merchant's document (owned by rc), loaded on first use:
- * reads that need only the merchant's id skip it. NULL if it cannot be read. */
+ * reads that need only the merchant's id skip it. NULL if it cannot be read.
+ * Read-only: the parsed document is shared with later requests while the
+ * stored one does not change. */
 json_t *req_merchant(struct req_ctx *rc);
 
 /* Responses (all end the request). */

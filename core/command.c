@@ -176,13 +176,19 @@ void command_idem_store(struct store_txn *t, struct command *c)
 int command_append(struct store_txn *t, struct command *c, const char *aggregate_id, const char *type,
                    uint64_t expected_version, json_t *data)
 {
+    return command_append_text(t, c, aggregate_id, type, expected_version, data, NULL, 0);
+}
+
+int command_append_text(struct store_txn *t, struct command *c, const char *aggregate_id, const char *type,
+                        uint64_t expected_version, json_t *data, const char *text, size_t text_len)
+{
     char evt_id[CS_ID_BYTES_MAX];
     if (id_new("evt", c->now_us, evt_id, sizeof evt_id) != 0)
         return CS_EINTERNAL;
     struct event_in ev = {.id = evt_id, .type = type, .aggregate_id = aggregate_id,
                           .expected_version = expected_version, .merchant_id = c->merchant_id,
                           .livemode = c->livemode, .actor = c->actor, .time_us = c->now_us,
-                          .data = data};
+                          .data = data, .data_text = text, .data_text_len = text_len};
     int rc = store_event_append(t, &ev, NULL);
     if (rc == 0)
         c->base.events++;

@@ -56,5 +56,9 @@ void command_idem_store(struct store_txn *t, struct command *c);
 /* Appends one event by the command's merchant, mode, actor and time. */
 int command_append(struct store_txn *t, struct command *c, const char *aggregate_id, const char *type,
                    uint64_t expected_version, json_t *data);
+/* The same with data's text made ahead (event_in.data_text: exactly
+ * jout_append(data, STORE_DATA_DEPTH_MAX)), so the writer only copies it. */
+int command_append_text(struct store_txn *t, struct command *c, const char *aggregate_id, const char *type,
+                        uint64_t expected_version, json_t *data, const char *text, size_t text_len);
 
 #endif

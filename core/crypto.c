@@ -1,7 +1,7 @@
 #include <string.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
-#include <mbedtls/sha256.h>
+#include "core/sha256.h"
 #include "core/crypto.h"
 #include "core/errors.h"
 
@@ -40,7 +40,10 @@ int crypto_random(void *buf, size_t n)
 
 void crypto_sha256(const void *data, size_t n, uint8_t out[32])
 {
-    mbedtls_sha256_ret(data, n, out, 0);
+    struct sha256 c;
+    sha256_init(&c);
+    sha256_update(&c, data, n);
+    sha256_final(&c, out);
 }
 
 void crypto_hex(const uint8_t *in, size_t n, char *out)

@@ -1,6 +1,6 @@
 #ifndef CAISSE_CRYPTO_H
 #define CAISSE_CRYPTO_H
-/* Randomness and hashing for core/, on mbedTLS. */
+/* Randomness (mbedTLS) and hashing (core/sha256.c) for core/. */
 #include <stddef.h>
 #include <stdint.h>
 

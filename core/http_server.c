@@ -11,9 +11,12 @@
  * One request at a time. on_message_complete pauses the parser; the handler
  * runs after llhttp_execute() returns, never inside a callback, so a handler
  * that answers at once does not re-enter the parser. Bytes of pipelined
- * requests stay in the buffer; if the handler answers later, reading stops
- * until it does, which bounds the buffer (CONN_INBUF_BYTES_MAX). Responses are
- * queued in request order on the one stream, so they leave in order.
+ * requests stay in the buffer; if the handler answers later, the first read
+ * that brings more (or the peer's FIN) stops reading until it does, which
+ * bounds the buffer (CONN_INBUF_BYTES_MAX). Reading is not stopped up front:
+ * a client that waits for its answer sends nothing meanwhile, and stopping
+ * and restarting cost two epoll_ctl calls per request. Responses are queued
+ * in request order on the one stream, so they leave in order.
  *
  * Lifetimes. The conn is freed when both its handles are closed and no request
  * waits for http_respond(): a handler may still answer a request whose peer is
@@ -531,6 +534,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     struct http_conn *c = stream->data;
     if (nread == 0 || c->closing)
         return;
+    if (c->phase == PH_HANDLER && (nread > 0 || nread == UV_EOF || nread == UV_ENOBUFS)) {
+        /* A handler is still working: keep what came, then wait for its
+         * answer (http_respond parses on). A FIN is read again then. */
+        if (nread > 0)
+            c->in_len += (size_t)nread;
+        conn_read_stop(c);
+        return;
+    }
     if (nread < 0) {
         if (nread != UV_EOF || c->phase != PH_IDLE) {
             /* An error, the end of lingering, or a request cut short. */
@@ -606,9 +617,7 @@ static void conn_parse(struct http_conn *c)
         conn_read_stop(c);   /* what follows a last request is never parsed */
         return;
     }
-    if (c->phase == PH_HANDLER)
-        conn_read_stop(c);   /* pipelined bytes wait; see the top of the file */
-    else
+    if (c->phase != PH_HANDLER)   /* else reading goes on; see on_read */
         conn_read_start(c);
 }
 

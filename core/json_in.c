@@ -1,6 +1,8 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/json_in.h"
+#include "core/json_out.h"
 #include "core/limits.h"
 
 static unsigned json_depth(json_t *v)
@@ -29,6 +31,276 @@ static unsigned json_depth(json_t *v)
     return 0;
 }
 
+/* ---- the common case, parsed fast ---------------------------------------------
+ *
+ * json_loadb spends about 150 instructions a byte (a character stream with a
+ * UTF-8 check per character, a token buffer, a hash lookup for duplicate
+ * keys): it was 8 % of a checkout. fast_parse handles what request bodies are
+ * made of -- objects, arrays, strings, integers, true/false/null -- and
+ * builds the same tree jansson would (same members in the same order, same
+ * values). Anything else, valid or not (a real number, a \u escape of a
+ * surrogate or NUL, a duplicate key, deep nesting, an error), it leaves to
+ * json_loadb, so jansson still decides every refusal and writes its message. */
+
+#define FAST_DEPTH_MAX 64u   /* deeper: jansson's own parse, then the depth check */
+
+struct fast {
+    const unsigned char *p, *end;
+    char *tmp;               /* a string with its escapes decoded */
+    size_t tmp_cap;
+};
+
+static void fast_ws(struct fast *f)
+{
+    while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\t' || *f->p == '\r'))
+        f->p++;
+}
+
+static int hex4(const unsigned char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= c - '0';
+        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The string at f->p ('"'): *s and *n point into the input when it has no
+ * escape, else into f->tmp. -1: leave it to jansson. */
+static int fast_string(struct fast *f, const char **s, size_t *n)
+{
+    const unsigned char *start = ++f->p, *q = start;
+    while (q < f->end && *q != '"' && *q != '\\') {
+        if (*q < 0x20)
+            return -1;
+        if (*q >= 0x80) {
+            size_t k = jout_utf8_seq(q, (size_t)(f->end - q));
+            if (!k)
+                return -1;
+            q += k;
+        } else {
+            q++;
+        }
+    }
+    if (q >= f->end)
+        return -1;
+    if (*q == '"') {
+        *s = (const char *)start;
+        *n = (size_t)(q - start);
+        f->p = q + 1;
+        return 0;
+    }
+    /* Escapes: decode into tmp. The decoded text is never longer. */
+    size_t need = (size_t)(f->end - start);
+    if (need > f->tmp_cap) {
+        char *t = realloc(f->tmp, need);
+        if (!t)
+            return -1;
+        f->tmp = t;
+        f->tmp_cap = need;
+    }
+    size_t len = (size_t)(q - start);
+    memcpy(f->tmp, start, len);
+    while (q < f->end && *q != '"') {
+        if (*q < 0x20)
+            return -1;
+        if (*q >= 0x80) {
+            size_t k = jout_utf8_seq(q, (size_t)(f->end - q));
+            if (!k)
+                return -1;
+            memcpy(f->tmp + len, q, k);
+            len += k;
+            q += k;
+            continue;
+        }
+        if (*q != '\\') {
+            f->tmp[len++] = (char)*q++;
+            continue;
+        }
+        if (f->end - q < 2)
+            return -1;
+        char c = 0;
+        switch (q[1]) {
+        case '"': c = '"'; break;
+        case '\\': c = '\\'; break;
+        case '/': c = '/'; break;
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'u': {
+            unsigned u;
+            if (f->end - q < 6 || hex4(q + 2, &u) || u == 0 || (u >= 0xD800 && u <= 0xDFFF))
+                return -1;   /* NUL and surrogate pairs: jansson's rules */
+            if (u < 0x80) {
+                f->tmp[len++] = (char)u;
+            } else if (u < 0x800) {
+                f->tmp[len++] = (char)(0xC0 | u >> 6);
+                f->tmp[len++] = (char)(0x80 | (u & 0x3F));
+            } else {
+                f->tmp[len++] = (char)(0xE0 | u >> 12);
+                f->tmp[len++] = (char)(0x80 | (u >> 6 & 0x3F));
+                f->tmp[len++] = (char)(0x80 | (u & 0x3F));
+            }
+            q += 6;
+            continue;
+        }
+        default:
+            return -1;
+        }
+        f->tmp[len++] = c;
+        q += 2;
+    }
+    if (q >= f->end)
+        return -1;
+    f->p = q + 1;
+    *s = f->tmp;
+    *n = len;
+    return 0;
+}
+
+static json_t *fast_value(struct fast *f, unsigned depth);
+
+static json_t *fast_number(struct fast *f)
+{
+    const unsigned char *q = f->p;
+    int neg = q < f->end && *q == '-';
+    q += neg;
+    const unsigned char *digits = q;
+    while (q < f->end && *q >= '0' && *q <= '9')
+        q++;
+    size_t nd = (size_t)(q - digits);
+    /* A real, a leading zero, no digits or 19 of them and more: jansson's. */
+    if (nd == 0 || nd > 18 || (nd > 1 && *digits == '0') ||
+        (q < f->end && (*q == '.' || *q == 'e' || *q == 'E')))
+        return NULL;
+    json_int_t v = 0;
+    for (const unsigned char *d = digits; d < q; d++)
+        v = v * 10 + (*d - '0');
+    f->p = q;
+    return json_integer(neg ? -v : v);
+}
+
+static json_t *fast_object(struct fast *f, unsigned depth)
+{
+    json_t *o = json_object();
+    f->p++;
+    fast_ws(f);
+    if (f->p < f->end && *f->p == '}') {
+        f->p++;
+        return o;
+    }
+    for (;;) {
+        const char *k;
+        size_t kn;
+        json_t *v = NULL;
+        if (f->p >= f->end || *f->p != '"' || fast_string(f, &k, &kn) || json_object_getn(o, k, kn))
+            goto bail;   /* json_object_getn: a duplicate key */
+        char key[256];
+        if (kn >= sizeof key)
+            goto bail;
+        memcpy(key, k, kn);   /* k may sit in f->tmp, which the value reuses */
+        fast_ws(f);
+        if (f->p >= f->end || *f->p != ':')
+            goto bail;
+        f->p++;
+        fast_ws(f);
+        if (!(v = fast_value(f, depth + 1)) || json_object_setn_new_nocheck(o, key, kn, v))
+            goto bail;
+        fast_ws(f);
+        if (f->p < f->end && *f->p == ',') {
+            f->p++;
+            fast_ws(f);
+            continue;
+        }
+        if (f->p < f->end && *f->p == '}') {
+            f->p++;
+            return o;
+        }
+    bail:
+        json_decref(o);
+        return NULL;
+    }
+}
+
+static json_t *fast_array(struct fast *f, unsigned depth)
+{
+    json_t *a = json_array();
+    f->p++;
+    fast_ws(f);
+    if (f->p < f->end && *f->p == ']') {
+        f->p++;
+        return a;
+    }
+    for (;;) {
+        json_t *v = fast_value(f, depth + 1);
+        if (!v || json_array_append_new(a, v))
+            break;
+        fast_ws(f);
+        if (f->p < f->end && *f->p == ',') {
+            f->p++;
+            fast_ws(f);
+            continue;
+        }
+        if (f->p < f->end && *f->p == ']') {
+            f->p++;
+            return a;
+        }
+        break;
+    }
+    json_decref(a);
+    return NULL;
+}
+
+static int literal(struct fast *f, const char *word, size_t n)
+{
+    if ((size_t)(f->end - f->p) < n || memcmp(f->p, word, n) != 0)
+        return 0;
+    f->p += n;
+    return 1;
+}
+
+static json_t *fast_value(struct fast *f, unsigned depth)
+{
+    if (depth > FAST_DEPTH_MAX || f->p >= f->end)
+        return NULL;
+    switch (*f->p) {
+    case '{': return fast_object(f, depth);
+    case '[': return fast_array(f, depth);
+    case '"': {
+        const char *s;
+        size_t n;
+        return fast_string(f, &s, &n) ? NULL : json_stringn_nocheck(s, n);
+    }
+    case 't': return literal(f, "true", 4) ? json_true() : NULL;
+    case 'f': return literal(f, "false", 5) ? json_false() : NULL;
+    case 'n': return literal(f, "null", 4) ? json_null() : NULL;
+    default: return fast_number(f);
+    }
+}
+
+/* An object, with nothing but whitespace after it; NULL: ask jansson. */
+static json_t *fast_parse(const char *body, size_t len)
+{
+    struct fast f = { (const unsigned char *)body, (const unsigned char *)body + len, NULL, 0 };
+    fast_ws(&f);
+    json_t *v = f.p < f.end && *f.p == '{' ? fast_object(&f, 1) : NULL;
+    fast_ws(&f);
+    free(f.tmp);
+    if (v && f.p != f.end) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
 int jin_parse(const char *body, size_t len, json_t **out, struct cs_diag *d)
 {
     *out = NULL;
@@ -37,7 +309,9 @@ int jin_parse(const char *body, size_t len, json_t **out, struct cs_diag *d)
         return 0;
     }
     json_error_t e;
-    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+    json_t *v = fast_parse(body, len);
+    if (!v)
+        v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
     if (!v)
         return cs_fail(d, CS_EJSON, "", "the body is not valid JSON: %s at line %d column %d",
                        e.text, e.line, e.column);

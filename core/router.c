@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "core/router.h"
 #include "core/crypto.h"
 #include "core/portal.h"
@@ -16,7 +17,7 @@ void respond_json_text(struct req_ctx *rc, int status, const char *json, size_t 
 
 void respond_json(struct req_ctx *rc, int status, json_t *v)
 {
-    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    char *s = v ? jout_dumps(v, NULL) : NULL;
     json_decref(v);
     if (!s) {
         respond_fail(rc, CS_ENOMEM, "", "could not render the response");
@@ -159,6 +160,15 @@ static void req_ctx_free(void *arg)
     json_decref(rc->merchant);
 }
 
+/* The last merchant document parsed on this thread and its text: a busy
+ * merchant's requests come in a row, and parsing it was 2.5 % of a checkout.
+ * Reused only while the stored text is byte for byte the same. */
+static _Thread_local struct {
+    char *text;
+    size_t len;
+    json_t *doc;
+} merchant_cache;
+
 json_t *req_merchant(struct req_ctx *rc)
 {
     if (rc->merchant)
@@ -167,8 +177,21 @@ json_t *req_merchant(struct req_ctx *rc)
     if (store_read_begin(rc->app->store, &t) != 0)
         return NULL;
     MDB_val doc;
-    if (store_merchant_get(&t, rc->merchant_id, &doc) == 0)
-        rc->merchant = json_loadb(doc.mv_data, doc.mv_size, 0, NULL);
+    if (store_merchant_get(&t, rc->merchant_id, &doc) == 0) {
+        if (merchant_cache.doc && merchant_cache.len == doc.mv_size &&
+            memcmp(merchant_cache.text, doc.mv_data, doc.mv_size) == 0) {
+            rc->merchant = json_incref(merchant_cache.doc);
+        } else if ((rc->merchant = json_loadb(doc.mv_data, doc.mv_size, 0, NULL))) {
+            char *text = malloc(doc.mv_size ? doc.mv_size : 1);
+            json_decref(merchant_cache.doc);
+            free(merchant_cache.text);
+            merchant_cache.doc = text ? json_incref(rc->merchant) : NULL;
+            merchant_cache.text = text;
+            merchant_cache.len = doc.mv_size;
+            if (text)
+                memcpy(text, doc.mv_data, doc.mv_size);
+        }
+    }
     store_abort(&t);
     return rc->merchant;
 }

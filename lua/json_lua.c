@@ -92,17 +92,46 @@ void jl_push(lua_State *L, const json_t *v)
 
 /* ---- Lua -> JSON (never raises, never allocates Lua memory) --------------- */
 
+/* Where the conversion is: one frame per step down from the result, so the
+ * path an error names ("offers[0].schedule") is printed only for an error,
+ * not for every member of every result. */
+struct jl_frame {
+    const struct jl_frame *up;   /* NULL: a member of the result itself */
+    const char *key;             /* NULL: an array element */
+    size_t key_len;
+    lua_Integer index;           /* 0-based, of an array element */
+};
+
 struct jl_out {
     char *err;
     size_t errcap;
-    char path[192];
 };
 
-static json_t *jl_fail(struct jl_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static json_t *jl_fail(struct jl_out *o, const char *fmt, ...)
+/* The path of frame f ("" for the result itself), each step appended within
+ * cap as the error has always named it. */
+static void jl_path(const struct jl_frame *f, char *path, size_t cap)
 {
-    snprintf(o->err, o->errcap, "%s: ", o->path[0] ? o->path : "(result)");
+    if (!f) {
+        path[0] = '\0';
+        return;
+    }
+    jl_path(f->up, path, cap);
+    size_t plen = strlen(path);
+    if (f->key)
+        snprintf(path + plen, cap - plen, "%s%.*s", plen ? "." : "", (int)(f->key_len > 64 ? 64 : f->key_len),
+                 f->key);
+    else
+        snprintf(path + plen, cap - plen, "[%lld]", (long long)f->index);
+}
+
+static json_t *jl_fail(struct jl_out *o, const struct jl_frame *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static json_t *jl_fail(struct jl_out *o, const struct jl_frame *f, const char *fmt, ...)
+{
+    char path[192];
+    jl_path(f, path, sizeof path);
+    snprintf(o->err, o->errcap, "%s: ", path[0] ? path : "(result)");
     size_t n = strlen(o->err);
     va_list ap;
     va_start(ap, fmt);
@@ -111,10 +140,10 @@ static json_t *jl_fail(struct jl_out *o, const char *fmt, ...)
     return NULL;
 }
 
-static json_t *jl_value(lua_State *L, int idx, struct jl_out *o, unsigned depth);
+static json_t *jl_value(lua_State *L, int idx, struct jl_out *o, const struct jl_frame *f, unsigned depth);
 
 /* Classifies the table at idx: returns 1 (array of *n items), 0 (object), -1 error. */
-static int jl_classify(lua_State *L, int idx, struct jl_out *o, lua_Integer *n)
+static int jl_classify(lua_State *L, int idx, struct jl_out *o, const struct jl_frame *f, lua_Integer *n)
 {
     int marked = jl_is_marked_array(L, idx);
     lua_Integer count = 0, max = 0;
@@ -130,7 +159,7 @@ static int jl_classify(lua_State *L, int idx, struct jl_out *o, lua_Integer *n)
             if (lua_tointeger(L, -1) > max)
                 max = lua_tointeger(L, -1);
         } else {
-            jl_fail(o, "a table key of type %s cannot become JSON (only strings, or integers 1..n)",
+            jl_fail(o, f, "a table key of type %s cannot become JSON (only strings, or integers 1..n)",
                     lua_isinteger(L, -1) ? "non-positive integer" : luaL_typename(L, -1));
             lua_pop(L, 1);
             return -1;
@@ -139,7 +168,7 @@ static int jl_classify(lua_State *L, int idx, struct jl_out *o, lua_Integer *n)
     *n = count;
     if (marked) {
         if (strings || max != count) {
-            jl_fail(o, "%s", "a table marked as an array must have keys 1..n only");
+            jl_fail(o, f, "%s", "a table marked as an array must have keys 1..n only");
             return -1;
         }
         return 1;
@@ -147,35 +176,35 @@ static int jl_classify(lua_State *L, int idx, struct jl_out *o, lua_Integer *n)
     if (count == 0 || ints == 0)
         return 0;
     if (strings) {
-        jl_fail(o, "%s", "a table mixes string and integer keys");
+        jl_fail(o, f, "%s", "a table mixes string and integer keys");
         return -1;
     }
     if (max != count) {
-        jl_fail(o, "%s", "a sparse array (keys not exactly 1..n) cannot become JSON");
+        jl_fail(o, f, "%s", "a sparse array (keys not exactly 1..n) cannot become JSON");
         return -1;
     }
     return 1;
 }
 
-static json_t *jl_table(lua_State *L, int idx, struct jl_out *o, unsigned depth)
+static json_t *jl_table(lua_State *L, int idx, struct jl_out *o, const struct jl_frame *f, unsigned depth)
 {
     lua_Integer n;
-    int kind = jl_classify(L, idx, o, &n);
+    int kind = jl_classify(L, idx, o, f, &n);
     if (kind < 0)
         return NULL;
-    size_t plen = strlen(o->path);
     json_t *out = kind ? json_array() : json_object();
     if (!out)
-        return jl_fail(o, "%s", "out of memory");
+        return jl_fail(o, f, "%s", "out of memory");
+    struct jl_frame child = { f, NULL, 0, 0 };
     if (kind) {
         for (lua_Integer i = 1; i <= n; i++) {
-            snprintf(o->path + plen, sizeof o->path - plen, "[%lld]", (long long)i - 1);
+            child.index = i - 1;
             lua_rawgeti(L, idx, i);
-            json_t *v = jl_value(L, lua_gettop(L), o, depth + 1);
+            json_t *v = jl_value(L, lua_gettop(L), o, &child, depth + 1);
             lua_pop(L, 1);
             if (!v || json_array_append_new(out, v) != 0) {
                 if (v)
-                    jl_fail(o, "%s", "out of memory");
+                    jl_fail(o, &child, "%s", "out of memory");
                 json_decref(out);
                 return NULL;
             }
@@ -183,45 +212,42 @@ static json_t *jl_table(lua_State *L, int idx, struct jl_out *o, unsigned depth)
     } else {
         lua_pushnil(L);
         while (lua_next(L, idx)) {
-            size_t klen;
-            const char *k = lua_tolstring(L, -2, &klen); /* a string: no conversion */
-            snprintf(o->path + plen, sizeof o->path - plen, "%s%.*s", plen ? "." : "",
-                     (int)(klen > 64 ? 64 : klen), k);
-            json_t *v = jl_value(L, lua_gettop(L), o, depth + 1);
+            child.key = lua_tolstring(L, -2, &child.key_len); /* a string: no conversion */
+            json_t *v = jl_value(L, lua_gettop(L), o, &child, depth + 1);
             lua_pop(L, 1);
             if (!v) {
                 lua_pop(L, 1);
                 json_decref(out);
                 return NULL;
             }
-            if (json_object_setn_new(out, k, klen, v) != 0) {
+            if (json_object_setn_new(out, child.key, child.key_len, v) != 0) {
+                jl_fail(o, &child, "%s", "a key is not valid UTF-8");   /* while the key is on the stack */
                 lua_pop(L, 1);
                 json_decref(out);
-                return jl_fail(o, "%s", "a key is not valid UTF-8");
+                return NULL;
             }
         }
     }
-    o->path[plen] = '\0';
     return out;
 }
 
-static json_t *jl_value(lua_State *L, int idx, struct jl_out *o, unsigned depth)
+static json_t *jl_value(lua_State *L, int idx, struct jl_out *o, const struct jl_frame *f, unsigned depth)
 {
     if (depth > CS_JSON_DEPTH_MAX)
-        return jl_fail(o, "%s", "nested too deeply (or a cycle)");
+        return jl_fail(o, f, "%s", "nested too deeply (or a cycle)");
     if (!lua_checkstack(L, 4))
-        return jl_fail(o, "%s", "Lua stack exhausted");
+        return jl_fail(o, f, "%s", "Lua stack exhausted");
     json_t *v = NULL;
     switch (lua_type(L, idx)) {
     case LUA_TTABLE:
-        return jl_table(L, idx, o, depth);
+        return jl_table(L, idx, o, f, depth);
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) {
             v = json_integer((json_int_t)lua_tointeger(L, idx));
         } else {
             double d = (double)lua_tonumber(L, idx);
             if (!isfinite(d))
-                return jl_fail(o, "%s", "a NaN or infinite number cannot become JSON");
+                return jl_fail(o, f, "%s", "a NaN or infinite number cannot become JSON");
             v = json_real(d);
         }
         break;
@@ -230,7 +256,7 @@ static json_t *jl_value(lua_State *L, int idx, struct jl_out *o, unsigned depth)
         const char *s = lua_tolstring(L, idx, &len);
         v = json_stringn(s, len);
         if (!v)
-            return jl_fail(o, "%s", "a string is not valid UTF-8");
+            return jl_fail(o, f, "%s", "a string is not valid UTF-8");
         break;
     }
     case LUA_TBOOLEAN:
@@ -243,16 +269,16 @@ static json_t *jl_value(lua_State *L, int idx, struct jl_out *o, unsigned depth)
         }
         /* fall through */
     default:
-        return jl_fail(o, "a %s value cannot become JSON", lua_typename(L, lua_type(L, idx)));
+        return jl_fail(o, f, "a %s value cannot become JSON", lua_typename(L, lua_type(L, idx)));
     }
     if (!v)
-        return jl_fail(o, "%s", "out of memory");
+        return jl_fail(o, f, "%s", "out of memory");
     return v;
 }
 
 json_t *jl_to_json(lua_State *L, int idx, char *err, size_t errcap)
 {
-    struct jl_out o = { err, errcap, "" };
+    struct jl_out o = { err, errcap };
     idx = lua_absindex(L, idx);
-    return jl_value(L, idx, &o, 1);
+    return jl_value(L, idx, &o, NULL, 1);
 }

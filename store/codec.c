@@ -2,6 +2,7 @@
  * event JSON as stored. */
 #include "core/limits.h"
 #include <string.h>
+#include "core/sha256.h"
 #include "store/store_internal.h"
 
 static int charset_valid(const char *s, size_t max_bytes, int (*ok)(unsigned char))
@@ -129,15 +130,11 @@ int store_time_parse(const char *s, int64_t *us)
 void store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], const char *json, size_t len,
                       uint8_t out[STORE_HASH_BYTES])
 {
-    mbedtls_sha256_context c;
-    mbedtls_sha256_init(&c);
-    /* These only fail on hardware-accelerator errors, which we do not use. */
-    int rc = mbedtls_sha256_starts_ret(&c, 0);
-    rc |= mbedtls_sha256_update_ret(&c, prev, STORE_HASH_BYTES);
-    rc |= mbedtls_sha256_update_ret(&c, (const unsigned char *)json, len);
-    rc |= mbedtls_sha256_finish_ret(&c, out);
-    mbedtls_sha256_free(&c);
-    STORE_ALWAYS(rc == 0, "SHA-256 failed");
+    struct sha256 c;
+    sha256_init(&c);
+    sha256_update(&c, prev, STORE_HASH_BYTES);
+    sha256_update(&c, json, len);
+    sha256_final(&c, out);
 }
 
 int store_record_split(const MDB_val *rec, const uint8_t **hash, const char **json, size_t *len)

@@ -2,6 +2,7 @@
  * reads, and the head. */
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 static const MDB_val head_key = { 4, (void *)"head" };
@@ -85,30 +86,51 @@ static int event_in_valid(const struct event_in *ev)
     return ev && store_id_valid(ev->id) && store_type_valid(ev->type) &&
            store_id_valid(ev->aggregate_id) &&
            (!ev->merchant_id || store_id_valid(ev->merchant_id)) && store_actor_valid(ev->actor) &&
-           ev->time_us >= 0 && ev->time_us <= STORE_TIME_US_MAX && json_is_object(ev->data);
+           ev->time_us >= 0 && ev->time_us <= STORE_TIME_US_MAX && json_is_object(ev->data) &&
+           (!ev->data_text || ev->data_text_len >= 2);
 }
 
-/* Writes the record [format][hash][JSON] into t->buf; returns its length or 0
- * (nothing written anywhere: the caller's error is not sticky). The JSON is
- * built field by field in the documented key order; the validated fields
- * need no escaping. */
+/* The record is [format][hash][JSON], the JSON being the header fields then
+ * "data". The data is written first, at RECORD_DATA_AT in t->buf, before
+ * anything else can refuse the event; record_build then slides it behind the
+ * header. */
+#define RECORD_HEAD_BYTES_MAX 512
+#define RECORD_DATA_AT (STORE_RECORD_HEADER_BYTES + RECORD_HEAD_BYTES_MAX)
+
+/* Writes the data's JSON at RECORD_DATA_AT (or copies the caller's text of
+ * it); returns its length or 0 with *err (CS_EPARAM: nested deeper than
+ * STORE_DATA_DEPTH_MAX, or a string that is not UTF-8; CS_ENOMEM). */
+static size_t data_build(struct store_txn *t, const struct event_in *ev, int *err)
+{
+    if (ev->data_text) {
+        if ((*err = buf_reserve(t, RECORD_DATA_AT + ev->data_text_len + 1)))
+            return 0;
+        memcpy(t->buf + RECORD_DATA_AT, ev->data_text, ev->data_text_len);
+        return ev->data_text_len;
+    }
+    if ((*err = buf_reserve(t, RECORD_DATA_AT + 1)))
+        return 0;
+    struct jout o = {t->buf, RECORD_DATA_AT, t->buf_cap};
+    *err = jout_append(&o, ev->data, STORE_DATA_DEPTH_MAX);
+    t->buf = o.buf;        /* it may have grown either way */
+    t->buf_cap = o.cap;
+    return *err ? 0 : o.len - RECORD_DATA_AT;
+}
+
+/* Completes the record in t->buf around the data data_build wrote; returns
+ * its length or 0 (nothing written anywhere: the caller's error is not
+ * sticky). The header fields are validated and need no escaping. */
 static size_t record_build(struct store_txn *t, const struct event_in *ev, uint64_t seq,
-                           uint64_t version, const uint8_t prev[STORE_HASH_BYTES], int *err)
+                           uint64_t version, const uint8_t prev[STORE_HASH_BYTES], size_t dlen, int *err)
 {
     char created[STORE_TIME_TEXT_BYTES];
     store_time_format(ev->time_us, created);
-    char *data = json_dumps(ev->data, JSON_COMPACT);
-    if (!data) {
-        *err = CS_EPARAM;
-        return 0;
-    }
     char merchant[CS_ID_BYTES_MAX + 2];
     if (ev->merchant_id)
         snprintf(merchant, sizeof merchant, "\"%s\"", ev->merchant_id);
     else
         snprintf(merchant, sizeof merchant, "null");
-    /* The header fields are formatted; the data (most of the bytes) is copied. */
-    char head[512];
+    char head[RECORD_HEAD_BYTES_MAX];
     int n = snprintf(head, sizeof head,
                      "{\"id\":\"%s\",\"object\":\"event\",\"seq\":%llu,\"type\":\"%s\","
                      "\"aggregate_id\":\"%s\",\"aggregate_version\":%llu,\"merchant\":%s,"
@@ -116,64 +138,40 @@ static size_t record_build(struct store_txn *t, const struct event_in *ev, uint6
                      ev->id, (unsigned long long)seq, ev->type, ev->aggregate_id,
                      (unsigned long long)version, merchant, ev->livemode ? "true" : "false",
                      ev->actor, created);
-    size_t dlen = strlen(data);
     if (n < 0 || (size_t)n >= sizeof head) {
-        free(data);
         *err = CS_EINTERNAL;
         return 0;
     }
     size_t jlen = (size_t)n + dlen + 1;
     size_t total = STORE_RECORD_HEADER_BYTES + jlen;
-    if ((*err = buf_reserve(t, total + 1))) {
-        free(data);
-        return 0;
-    }
+    /* data_build reserved RECORD_DATA_AT + dlen + 1 >= total + 1: n < 512 */
     char *json = t->buf + STORE_RECORD_HEADER_BYTES;
+    memmove(json + n, t->buf + RECORD_DATA_AT, dlen);
     memcpy(json, head, (size_t)n);
-    memcpy(json + n, data, dlen);
     json[n + dlen] = '}';
     json[jlen] = 0;
-    free(data);
     t->buf[0] = STORE_RECORD_FORMAT;
     store_chain_hash(prev, json, jlen, (uint8_t *)t->buf + 1);
     return total;
-}
-
-/* jansson refuses to parse nesting deeper than 2048: such data could be
- * written but never replayed, so it is refused up front. A walk without
- * allocation, much cheaper than parsing the record back. */
-static int depth_ok(json_t *v, unsigned depth)
-{
-    if (depth > 2000)
-        return 0;
-    const char *k;
-    json_t *c;
-    size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, c)
-            if (!depth_ok(c, depth + 1))
-                return 0;
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, c)
-            if (!depth_ok(c, depth + 1))
-                return 0;
-    }
-    return 1;
 }
 
 int store_event_append(struct store_txn *t, const struct event_in *ev, struct event_view *out)
 {
     if (t->err)
         return t->err;
-    if (!t->txn || !t->write || !event_in_valid(ev) || !depth_ok(ev->data, 1))
+    if (!t->txn || !t->write || !event_in_valid(ev))
         return CS_EPARAM;
     const MDB_dbi *dbi = t->store->dbi;
 
     /* Everything that can refuse the event happens before the first write, so
      * a refusal leaves the transaction usable. */
+    int err;
+    size_t dlen = data_build(t, ev, &err);
+    if (!dlen)
+        return err;
     uint64_t cur, head;
     uint8_t prev[STORE_HASH_BYTES];
-    int err = store_stream_version_raw(t->txn, dbi[DBI_STREAMS], ev->aggregate_id, &cur);
+    err = store_stream_version_raw(t->txn, dbi[DBI_STREAMS], ev->aggregate_id, &cur);
     if (!err)
         err = store_head_raw(t->txn, dbi, &head, prev);
     if (err)
@@ -182,7 +180,7 @@ int store_event_append(struct store_txn *t, const struct event_in *ev, struct ev
         return CS_ECONFLICT;   /* STORE_VERSION_NEW is 0: "no stream yet" */
 
     uint64_t seq = head + 1, version = cur + 1;
-    size_t len = record_build(t, ev, seq, version, prev, &err);
+    size_t len = record_build(t, ev, seq, version, prev, dlen, &err);
     if (!len)
         return err;
 

@@ -8,6 +8,7 @@
  * `payments` gains the payment). */
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 #define LIST_KEY_BYTES_MAX (2 * CS_ID_BYTES_MAX + 10)
@@ -44,7 +45,7 @@ static size_t doc_key(uint8_t *buf, const char *merchant_id, int livemode, const
 
 static int put_doc(MDB_txn *txn, const MDB_dbi *dbi, const char *id, json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = jout_dumps(doc, NULL);
     if (!text)
         return CS_ENOMEM;
     MDB_val k = { strlen(id), (void *)id }, v = { strlen(text), text };

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 #define LEDGER_HOLD_US (7LL * 86400 * 1000000)   /* captures are held 7 days (seed 003) */
@@ -123,7 +124,7 @@ static int record(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *v, 
                             (json_int_t)v->seq);
     if (doc && m->owed)
         json_object_set_new(doc, "owed", json_integer(m->owed));
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *text = doc ? jout_dumps(doc, NULL) : NULL;
     json_decref(doc);
     if (!text)
         return CS_ENOMEM;
@@ -285,7 +286,10 @@ static int fold_order(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view 
     if (amount <= 0)
         return 0;
     MDB_val k = { strlen(v->aggregate_id), (void *)v->aggregate_id }, val;
-    int rc = mdb_get(txn, dbi[DBI_ORDERS], &k, &val);
+    int rc = proj_orders_flush(txn, dbi);
+    if (rc)
+        return rc;
+    rc = mdb_get(txn, dbi[DBI_ORDERS], &k, &val);
     if (rc == MDB_NOTFOUND)
         return 0;   /* no order to move money for: ignored, as the orders projection does */
     if (rc)

@@ -2,6 +2,7 @@
  * (sha256 hex -> {"merchant","livemode"}). */
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 #define SHA256_HEX_BYTES 64u
@@ -19,7 +20,7 @@ static int sha256_hex_valid(const char *s)
 /* Puts key -> compact JSON of doc. */
 static int put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = jout_dumps(doc, NULL);
     if (!text)
         return CS_ENOMEM;
     MDB_val k = { klen, (void *)key }, v = { strlen(text), text };

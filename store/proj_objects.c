@@ -12,6 +12,7 @@
  * object_tokens:       data.token_sha256 (hex) -> id (payment links' URLs) */
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 static const char *const kinds[] = {"payment", "refund", "dispute", "payment_link", "risk_settings",
@@ -44,7 +45,7 @@ static size_t list_prefix(uint8_t *buf, const char *merchant_id, int livemode, c
 
 static int put_text(MDB_txn *txn, MDB_dbi db, const char *id, json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = jout_dumps(doc, NULL);
     if (!text)
         return CS_ENOMEM;
     MDB_val k = { strlen(id), (void *)id }, val = { strlen(text), text };

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 static size_t index_key(uint8_t *buf, const char *merchant_id, int livemode, int64_t created_us,
@@ -18,14 +19,19 @@ static size_t index_key(uint8_t *buf, const char *merchant_id, int livemode, int
 #define INDEX_KEY_BYTES_MAX (2 * CS_ID_BYTES_MAX + 10)
 
 /* The last document this thread folded, kept parsed for the next fold of the
- * same order in the same write transaction: a checkout appends order.created
- * and its decision together, and parsing back what was just written would be
- * most of the second fold's cost. Dropped whenever a write transaction ends
- * (store_projections_txn_end), so an aborted batch never leaks into the next. */
+ * same order in the same write transaction, and not yet written while
+ * `dirty`: a checkout appends order.created and its decision together, and
+ * writing (and parsing back) the document between them was most of the
+ * second fold's cost and all of the first's write. It is written when another
+ * order is folded, and by proj_orders_flush, which every reader of
+ * DBI_ORDERS in a write transaction and the commit call first. Dropped
+ * whenever a write transaction ends (store_projections_txn_end), so an
+ * aborted batch never leaks into the next. */
 static _Thread_local struct {
     MDB_txn *txn;
     char id[CS_ID_BYTES_MAX];
     json_t *doc;
+    int dirty;
 } last_doc;
 
 void proj_orders_forget(void)
@@ -33,14 +39,34 @@ void proj_orders_forget(void)
     json_decref(last_doc.doc);
     last_doc.doc = NULL;
     last_doc.txn = NULL;
+    last_doc.dirty = 0;
 }
 
+int proj_orders_flush(MDB_txn *txn, const MDB_dbi *dbi)
+{
+    if (!last_doc.dirty || last_doc.txn != txn)
+        return 0;
+    size_t len;
+    char *text = jout_dumps(last_doc.doc, &len);
+    if (!text)
+        return CS_ENOMEM;
+    MDB_val k = { strlen(last_doc.id), last_doc.id };
+    MDB_val val = { len, text };
+    int err = store_err(mdb_put(txn, dbi[DBI_ORDERS], &k, &val, 0));
+    free(text);
+    if (!err)
+        last_doc.dirty = 0;
+    return err;
+}
+
+/* Keeps doc as the last folded document, unwritten. */
 static void remember(MDB_txn *txn, const char *id, json_t *doc)
 {
     proj_orders_forget();
     last_doc.txn = txn;
     snprintf(last_doc.id, sizeof last_doc.id, "%s", id);
     last_doc.doc = json_incref(doc);
+    last_doc.dirty = 1;
 }
 
 /* The current document of an order as a new JSON object, or NULL (absent). */
@@ -329,15 +355,8 @@ int proj_orders_fold(MDB_txn *txn, const MDB_dbi *dbi, const struct event_view *
         char updated[STORE_TIME_TEXT_BYTES];
         store_time_format(v->time_us, updated);   /* the event's "created", from its time */
         json_object_set_new(doc, "updated", json_string(updated));
-        char *text = json_dumps(doc, JSON_COMPACT);
-        if (!text) {
-            err = CS_ENOMEM;
-        } else {
-            MDB_val k = { strlen(v->aggregate_id), (void *)v->aggregate_id };
-            MDB_val val = { strlen(text), text };
-            err = store_err(mdb_put(txn, dbi[DBI_ORDERS], &k, &val, 0));
-            free(text);
-        }
+        if (strcmp(last_doc.id, v->aggregate_id) != 0)
+            err = proj_orders_flush(txn, dbi);   /* another order's document first */
     }
     if (err)
         proj_orders_forget();
@@ -353,6 +372,9 @@ int store_order_get(struct store_txn *t, const char *order_id, MDB_val *doc)
         return t->err;
     if (!store_id_valid(order_id))
         return CS_ENOENT;
+    int err = t->write ? proj_orders_flush(t->txn, t->store->dbi) : 0;
+    if (err)
+        return store_txn_fail(t, err);
     MDB_val k = { strlen(order_id), (void *)order_id };
     int rc = mdb_get(t->txn, t->store->dbi[DBI_ORDERS], &k, doc);
     if (rc == MDB_NOTFOUND)
@@ -404,7 +426,9 @@ int store_orders_each(struct store_txn *t, const char *merchant_id, int livemode
     size_t m = strlen(merchant_id), prefix = m + 2;
     uint8_t kb[INDEX_KEY_BYTES_MAX];
     size_t klen = 0;
-    int err = 0;
+    int err = t->write ? proj_orders_flush(t->txn, t->store->dbi) : 0;
+    if (err)
+        return store_txn_fail(t, err);
     if (after_id) {
         if ((err = cursor_key(t, merchant_id, livemode, after_id, kb, &klen)))
             return err;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 #define PORTAL_KEY_BYTES_MAX 96u
@@ -14,7 +15,7 @@
 
 static int put(MDB_txn *txn, const MDB_dbi *dbi, const char *key, json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = jout_dumps(doc, NULL);
     if (!text)
         return CS_ENOMEM;
     MDB_val k = { strlen(key), (void *)key }, v = { strlen(text), text };

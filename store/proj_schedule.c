@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 #define HOUR_US (3600LL * 1000000)
@@ -35,7 +36,7 @@ static int job_add_to(MDB_txn *txn, const MDB_dbi *dbi, const char *kind, const 
     json_t *job = json_pack("{s:s,s:s,s:s,s:s?,s:b,s:I}", "id", id, "kind", kind, "aggregate_id",
                             aggregate_id, "merchant", v->merchant_id, "livemode", v->livemode,
                             "due_us", (json_int_t)due_us);
-    char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
+    char *text = job ? jout_dumps(job, NULL) : NULL;
     json_decref(job);
     if (!text)
         return CS_ENOMEM;

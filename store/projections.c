@@ -88,13 +88,20 @@ int store_projection_digest(struct store_txn *t, const char *name, uint8_t out[3
     const struct store_projection *p = store_projection_find(name);
     if (!p)
         return CS_EPARAM;
-    int err = store_projection_digest_raw(t->txn, t->store->dbi, p, out, NULL);
+    int err = t->write ? store_projections_flush(t->txn, t->store->dbi) : 0;
+    if (!err)
+        err = store_projection_digest_raw(t->txn, t->store->dbi, p, out, NULL);
     return err ? store_txn_fail(t, err) : 0;
 }
 
 void store_projections_txn_end(void)
 {
     proj_orders_forget();
+}
+
+int store_projections_flush(MDB_txn *txn, const MDB_dbi *dbi)
+{
+    return proj_orders_flush(txn, dbi);
 }
 
 int store_index_walk_newest(struct store_txn *t, enum store_dbi index, enum store_dbi docs, const uint8_t *start,

@@ -324,6 +324,11 @@ int store_commit(struct store_txn *t, uint64_t *commit_ns)
         txn_finish(t, 0);
         return t->err = CS_EIO;
     }
+    int err = store_projections_flush(t->txn, t->store->dbi);
+    if (err) {
+        txn_finish(t, 0);
+        return t->err = err;
+    }
     uint64_t t0 = now_ns();
     int rc = mdb_txn_commit(t->txn);   /* frees the txn even on failure */
     if (commit_ns)

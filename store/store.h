@@ -89,7 +89,17 @@ struct event_in {
     const char *actor;            /* "api_key:…", "operator", "cli", "scheduler": [A-Za-z0-9_:.-] */
     int64_t time_us;              /* platform time, UTC microseconds */
     json_t *data;                 /* borrowed JSON object: the decision, complete */
+    /* Optional: data's text as jout_append(data, STORE_DATA_DEPTH_MAX) wrote
+     * it, made ahead by the caller on another thread so that the writer only
+     * copies it. Trusted to be exactly that text (replay would show any
+     * difference); NULL: the append writes it. */
+    const char *data_text;
+    size_t data_text_len;
 };
+/* No value of an event's data may sit deeper (the root is level 1): jansson
+ * refuses to parse nesting beyond 2048, so deeper data could be written but
+ * never replayed. */
+#define STORE_DATA_DEPTH_MAX 2000u
 
 /* A decoded event. Strings point into `root` (owned by the view unless said
  * otherwise); release with event_view_clear(). */

@@ -192,6 +192,12 @@ int store_projections_apply(MDB_txn *txn, const MDB_dbi *dbi, const struct event
  * every write transaction ends, committed or not. */
 void store_projections_txn_end(void);
 void proj_orders_forget(void);
+/* Writes what folds of write transaction txn left unwritten (the orders
+ * projection keeps the document it folded last and writes it only when
+ * another order is folded: a checkout folds two events into one document).
+ * Call it before anything reads DBI_ORDERS in txn, and before the commit. */
+int store_projections_flush(MDB_txn *txn, const MDB_dbi *dbi);
+int proj_orders_flush(MDB_txn *txn, const MDB_dbi *dbi);
 /* Walks a "prefix | created_us(BE) | id" index newest first from just below
  * `start` (its first `prefix` bytes bound the walk), handing fn each id with
  * its document from `docs`. fn returns nonzero to stop. */

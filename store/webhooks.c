@@ -13,6 +13,7 @@
  *   webhook_health    endpoint id -> failing_since_us (BE u64; absent or 0: healthy) */
 #include <stdlib.h>
 #include <string.h>
+#include "core/json_out.h"
 #include "store/store_internal.h"
 
 #define WH_INDEX_KEY_BYTES_MAX (2 * CS_ID_BYTES_MAX + 2)
@@ -37,7 +38,7 @@ static int put_endpoint(MDB_txn *txn, const MDB_dbi *dbi, const char *id, json_t
     json_t *events = json_object_get(doc, "enabled_events");
     if (!merchant || !store_id_valid(merchant) || !json_is_array(events))
         return 0;   /* not a well-formed endpoint: nothing to project, replay does the same */
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = jout_dumps(doc, NULL);
     if (!text)
         return CS_ENOMEM;
     MDB_val k = { strlen(id), (void *)id }, v = { strlen(text), text };

@@ -49,6 +49,10 @@ local YEAR_MIN, YEAR_MAX = 1583, 9999                -- Gregorian Easter; caisse
 
 local specs = {}           -- code -> spec
 local holiday_cache = {}   -- code .. year -> { ["MM-DD"] = name }
+-- code .. date -> { holiday, business, next_business_day } of country.rules:
+-- every checkout asks about the same day. Emptied by countries.define and
+-- when it holds DAY_CACHE_MAX days (a payout calendar may ask about many).
+local day_cache, day_cache_n, DAY_CACHE_MAX = {}, 0, 64
 
 -- ---- dates ------------------------------------------------------------------
 
@@ -192,6 +196,7 @@ countries = {
   define = function(code, spec)
     check_spec(code, spec)
     specs[code] = spec
+    day_cache, day_cache_n = {}, 0
     for k in pairs(holiday_cache) do
       if k:sub(1, 2) == code then holiday_cache[k] = nil end
     end
@@ -231,33 +236,41 @@ caisse.policy.define("country.rules", function(input)
   if not PURPOSES[purpose] then
     error("country.rules: purpose must be credit_application, identity_check or payout")
   end
-  local y, m, d = parse_date(input.date)
-  if not y then
-    error("country.rules: date must be a valid \"YYYY-MM-DD\" from 1583")
-  end
   -- A country without a spec: weekends only, no VAT table, the default documents.
   local spec = specs[code] or {}
 
-  local z = day_number(y, m, d)
-  local holiday, business = day_facts(code, spec, z)
-  local next_z = z + 1
-  while true do
-    local _, ok = day_facts(code, spec, next_z)
-    if ok then break end
-    next_z = next_z + 1
+  -- The cache holds only dates that were valid: a hit needs no parsing.
+  local day = type(input.date) == "string" and day_cache[code .. input.date]
+  if not day then
+    local y, m, d = parse_date(input.date)
+    if not y then
+      error("country.rules: date must be a valid \"YYYY-MM-DD\" from 1583")
+    end
+    local z = day_number(y, m, d)
+    local holiday, business = day_facts(code, spec, z)
+    local next_z = z + 1
+    while true do
+      local _, ok = day_facts(code, spec, next_z)
+      if ok then break end
+      next_z = next_z + 1
+    end
+    local ny, nm, nd = from_day_number(next_z)
+    if ny > YEAR_MAX then error("country.rules: no business day after " .. input.date .. " before year 10000") end
+    if day_cache_n >= DAY_CACHE_MAX then day_cache, day_cache_n = {}, 0 end
+    day = { date = format_date(y, m, d), holiday = holiday, business = business,
+            next_business_day = format_date(ny, nm, nd) }
+    day_cache[code .. input.date], day_cache_n = day, day_cache_n + 1
   end
-  local ny, nm, nd = from_day_number(next_z)
-  if ny > YEAR_MAX then error("country.rules: no business day after " .. input.date .. " before year 10000") end
 
   local docs = (spec.id_documents or {})[purpose] or DEFAULT_ID_DOCUMENTS[purpose]
   local out = {
     country = code,
     purpose = purpose,
-    date = format_date(y, m, d),
+    date = day.date,
     vat_rates = copy(spec.vat_rates) or {},
-    business_day = business,
-    holiday = holiday,
-    next_business_day = format_date(ny, nm, nd),
+    business_day = day.business,
+    holiday = day.holiday,
+    next_business_day = day.next_business_day,
     id_documents = list(docs),
   }
   if type(input.credit_intermediary) == "table" then

@@ -270,6 +270,7 @@ static int cli_eof(struct cli *c)
 static int has(const char *hay, const char *needle) { return hay && strstr(hay, needle) != NULL; }
 
 static unsigned echo_200s;   /* GET /echo answered 200, for the metrics check */
+static unsigned async_200s;  /* GET /async answered 200 before the metrics check */
 
 /* ---- tests ------------------------------------------------------------------- */
 
@@ -320,6 +321,7 @@ static void test_pipelining(void)
     resp_free(&r);
     EQ_INT(cli_read(c, &r), 200, "pipelined 2 (async)");
     EQ_STR(r.body, "async", "pipelined 2 body: the async one keeps its place");
+    async_200s++;
     OK(has(r.head, "\r\nX-Async: yes\r\n"), "extra headers are sent");
     resp_free(&r);
     EQ_INT(cli_read(c, &r), 200, "pipelined 3");
@@ -555,6 +557,31 @@ static void test_connection_close(void)
     resp_free(&r);
     cli_free(c);
     echo_200s++;
+
+    /* The same while the handler works (reading goes on until then). */
+    c = cli_new();
+    cli_sends(c, "GET /async?ms=50 HTTP/1.1\r\nHost: t\r\n\r\n");
+    shutdown(c->fd, SHUT_WR);
+    EQ_INT(cli_read(c, &r), 200, "async answer after the client's FIN");
+    EQ_STR(r.body, "async", "async answer body");
+    async_200s++;
+    resp_free(&r);
+    cli_free(c);
+
+    /* A request sent while the one before is still with its handler waits
+     * in the buffer and is answered after it. */
+    c = cli_new();
+    cli_sends(c, "GET /async?ms=50 HTTP/1.1\r\nHost: t\r\n\r\n");
+    cli_sends(c, "GET /echo?n=after HTTP/1.1\r\nHost: t\r\n\r\n");
+    EQ_INT(cli_read(c, &r), 200, "async first");
+    EQ_STR(r.body, "async", "async first body");
+    async_200s++;
+    resp_free(&r);
+    EQ_INT(cli_read(c, &r), 200, "the request sent during the handler next");
+    EQ_STR(r.body, "GET /echo?n=after|", "its body");
+    resp_free(&r);
+    cli_free(c);
+    echo_200s++;
 }
 
 static void test_metrics_http(void)
@@ -571,8 +598,9 @@ static void test_metrics_http(void)
     OK(has(r.body, "{method=\"GET\",route=\"unmatched\",status=\"408\"} 1\n") &&
        has(r.body, "{method=\"POST\",route=\"unmatched\",status=\"408\"} 1\n"), "both 408s are counted");
     OK(has(r.body, "{method=\"UNKNOWN\",route=\"unmatched\",status=\"400\"} 1\n"), "garbage is counted");
-    OK(has(r.body, "caisse_http_request_duration_seconds_bucket{route=\"/async\",le=\"+Inf\"} 1\n"),
-       "latency histogram per route");
+    snprintf(want, sizeof want, "caisse_http_request_duration_seconds_bucket{route=\"/async\",le=\"+Inf\"} %u\n",
+             async_200s);
+    OK(has(r.body, want), "latency histogram per route: %s", want);
     OK(has(r.body, "# TYPE caisse_http_request_duration_seconds histogram\n"), "TYPE line");
     resp_free(&r);
     cli_free(c);

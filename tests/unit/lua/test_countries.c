@@ -259,6 +259,31 @@ static void test_portugal(struct policy_engine *e)
     policy_engine_free(o);
 }
 
+/* country.rules remembers its answers per country and date: asked twice,
+ * and again after more days than it keeps, the answer stays; countries.define
+ * forgets those of its country. */
+static void test_day_cache(struct policy_engine *e)
+{
+    day(e, "DE", "2026-11-23", 1, NULL, "2026-11-24");
+    day(e, "DE", "2026-11-23", 1, NULL, "2026-11-24");
+    int answered = 0;
+    for (int i = 0; i < 70; i++) {
+        char date[11];
+        snprintf(date, sizeof date, "2030-%02d-%02d", 1 + i / 28, 1 + i % 28);
+        json_t *out = rules(e, "FR", "credit_application", date, 0);
+        answered += out != NULL;
+        json_decref(out);
+    }
+    EQ_INT(answered, 70, "70 different days");
+    day(e, "FR", "2026-05-25", 0, "Whit Monday", "2026-05-26");
+    struct cs_diag d;
+    int rc;
+    json_t *out = call_json(e, "test.redefine", "{\"country\":\"DE\",\"md\":\"11-23\"}", &rc, &d);
+    EQ_INT(rc, 0, "countries.define while serving");
+    json_decref(out);
+    day(e, "DE", "2026-11-23", 0, "Test Day", "2026-11-24");
+}
+
 static void test_bad_input(struct policy_engine *e)
 {
     static const char *const bad[] = {
@@ -290,6 +315,10 @@ int main(void)
         "end)\n"
         "caisse.policy.define('test.easter', function(input)\n"
         "  return { date = countries.easter(input.year) }\n"
+        "end)\n"
+        "caisse.policy.define('test.redefine', function(input)\n"
+        "  countries.define(input.country, { holidays = { { date = input.md, name = 'Test Day' } } })\n"
+        "  return {}\n"
         "end)\n", &dir, &d);
     OK(e != NULL, "engine with the built-ins and the test hooks");
     if (!e) {
@@ -302,6 +331,7 @@ int main(void)
     test_vat_and_documents(e);
     test_portugal(e);
     test_bad_input(e);
+    test_day_cache(e);
     policy_engine_free(e);
     tdir_free(dir);
     return tap_done();

@@ -15,6 +15,7 @@ static const char *const hooks_lua =
     "caisse.policy.define('t.bad_sparse', function() return {a = {1, 2, nil, 4}} end)\n"
     "caisse.policy.define('t.bad_mixed', function() return {a = {1, x = 2}} end)\n"
     "caisse.policy.define('t.bad_nan', function() return {x = 0/0} end)\n"
+    "caisse.policy.define('t.bad_deep_path', function() return {a = {b = caisse.array({1, {c = 1/0}})}} end)\n"
     "caisse.policy.define('t.bad_inf', function() return {x = math.huge} end)\n"
     "caisse.policy.define('t.bad_utf8', function() return {x = '\\xff'} end)\n"
     "caisse.policy.define('t.bad_cycle', function() local t = {} t.self = t return t end)\n"
@@ -126,6 +127,7 @@ static void test_bad_results(void)
     expect_fail("t.bad_sparse", "{}", "a: a sparse array");
     expect_fail("t.bad_mixed", "{}", "a: a table mixes string and integer keys");
     expect_fail("t.bad_nan", "{}", "x: a NaN or infinite number");
+    expect_fail("t.bad_deep_path", "{}", "its result is not JSON: a.b[1].c: a NaN or infinite number");
     expect_fail("t.bad_inf", "{}", "x: a NaN or infinite number");
     expect_fail("t.bad_utf8", "{}", "x: a string is not valid UTF-8");
     expect_fail("t.bad_cycle", "{}", "nested too deeply (or a cycle)");

@@ -26,7 +26,7 @@ static int batch(struct store *s, int n, size_t bytes)
         snprintf(id, sizeof id, "evt_%llu", (unsigned long long)head + 1);
         snprintf(agg, sizeof agg, "agg_%llu", (unsigned long long)head + 1);
         struct event_in ev = { id, "test.filled", agg, STORE_VERSION_NEW, "mer_1", 0, "cli",
-                               1000000 + (int64_t)head, data };
+                               1000000 + (int64_t)head, data, NULL, 0 };
         err = store_event_append(&t, &ev, NULL);
     }
     int cerr = store_commit(&t, NULL);

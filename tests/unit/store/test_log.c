@@ -2,6 +2,7 @@
  * stored JSON's exact text, expected versions, input validation, streams. */
 #include "tests/unit/store/store_test.h"   /* first: it defines _GNU_SOURCE */
 #include <mbedtls/sha256.h>
+#include "core/json_out.h"
 
 #define T1 1795428000123456LL   /* 2026-11-23T10:00:00.123456Z */
 
@@ -146,7 +147,7 @@ static void test_validation(struct store *s)
     json_t *arr = json_array();
     EQ_ERR(store_write_begin(s, &t), 0, "write begin");
     struct event_in ok = { "evt_6", "order.confirmed", "ord_a", STORE_VERSION_ANY, "mer_1", 0,
-                           "api_key:sk_test_ab12", T1, NULL };
+                           "api_key:sk_test_ab12", T1, NULL, NULL, 0 };
     ok.data = json_object();
     struct event_in bad;
     char longid[CS_ID_BYTES_MAX + 1];
@@ -226,6 +227,40 @@ static void test_read_txn_reuse(struct store *s)
     store_abort(&w);
 }
 
+/* Data whose text the caller made ahead (event_in.data_text) is stored as
+ * the append would have written it. */
+static void test_data_text(struct store *s)
+{
+    json_t *data = json_pack("{s:{s:s,s:i,s:[b,n]}}", "order", "name", "Zo\xc3\xab \"Q\"\n", "n", 3, "l", 1);
+    struct jout text = {0};
+    EQ_INT(jout_append(&text, data, STORE_DATA_DEPTH_MAX), 0, "the text made ahead");
+    struct store_txn t;
+    EQ_ERR(store_write_begin(s, &t), 0, "write begin");
+    struct event_in ev = { "evt_8", "order.created", "ord_text", STORE_VERSION_NEW, "mer_1", 0, "cli", T1, data,
+                           text.buf, 1 };
+    EQ_ERR(store_event_append(&t, &ev, NULL), CS_EPARAM, "a text of one byte refused");
+    ev.data_text_len = text.len;
+    EQ_ERR(store_event_append(&t, &ev, NULL), 0, "appended with its text");
+    ev.id = "evt_9";
+    ev.aggregate_id = "ord_written";
+    ev.data_text = NULL;
+    ev.data_text_len = 0;
+    EQ_ERR(store_event_append(&t, &ev, NULL), 0, "appended, written by the append");
+    EQ_ERR(store_commit(&t, NULL), 0, "commit");
+    struct store_txn r;
+    struct event_view a, b;
+    EQ_ERR(store_read_begin(s, &r), 0, "read begin");
+    EQ_ERR(store_event_get(&r, 8, &a), 0, "get 8");
+    EQ_ERR(store_event_get(&r, 9, &b), 0, "get 9");
+    const char *da = strstr(a.json, "\"data\":"), *db = strstr(b.json, "\"data\":");
+    OK(da && db && strcmp(da, db) == 0 && json_equal(a.data, data), "the same stored data either way");
+    event_view_clear(&a);
+    event_view_clear(&b);
+    store_abort(&r);
+    jout_free(&text);
+    json_decref(data);
+}
+
 int main(void)
 {
     char *dir = t_tmpdir();
@@ -236,10 +271,11 @@ int main(void)
     test_expected_version(s);
     test_validation(s);
     test_read_txn_reuse(s);
+    test_data_text(s);
     store_close(s);
 
     s = t_open(dir, NULL);
-    EQ_INT(t_head(s), 7, "reopened: head 7");
+    EQ_INT(t_head(s), 9, "reopened: head 9");
     uint64_t count, bad;
     struct cs_diag d = { 0 };
     EQ_ERR(store_audit_verify(s, &count, &bad, &d), 0, "reopened log verifies");

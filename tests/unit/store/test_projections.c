@@ -232,6 +232,58 @@ static void test_merchant_events(struct store *s)
     store_abort(&r);
 }
 
+/* The orders projection writes the document it folded last only when
+ * needed: every read inside the write transaction, the digest and the commit
+ * see it as written; an abort drops it. */
+static void test_unwritten_document(struct store *s)
+{
+    struct store_txn t;
+    EQ_ERR(store_write_begin(s, &t), 0, "write begin");
+    EQ_ERR(add(&t, "order.created", "ord_w1", 0, "mer_w", 0, 1000,
+               "{\"order\":{\"id\":\"ord_w1\",\"status\":\"pending\"}}"), 0, "create ord_w1");
+    EQ_STR(doc_text(&t, store_order_get, "ord_w1"),
+           "{\"id\":\"ord_w1\",\"status\":\"pending\",\"version\":1,\"updated\":\"1970-01-01T00:00:00.001000Z\"}",
+           "read in the same transaction: written first");
+    EQ_ERR(add(&t, "order.approved", "ord_w1", 1, "mer_w", 0, 1001, "{\"risk_decision\":\"approved\"}"), 0,
+           "approve ord_w1");
+    json_t *o = json_loads(doc_text(&t, store_order_get, "ord_w1"), 0, NULL);
+    EQ_STR(json_string_value(json_object_get(o, "status")), "approved", "the read sees the last fold");
+    json_decref(o);
+    EQ_ERR(add(&t, "order.created", "ord_w2", 0, "mer_w", 0, 1002,
+               "{\"order\":{\"id\":\"ord_w2\",\"status\":\"pending\"}}"), 0, "create ord_w2");
+    struct list l = { 0 };
+    EQ_ERR(store_orders_each(&t, "mer_w", 0, NULL, collect_order, &l), 0, "orders_each in the transaction");
+    EQ_STR(joined(&l), "ord_w2,ord_w1", "both listed");
+    uint8_t inside[32], outside[32];
+    EQ_ERR(store_projection_digest(&t, "orders", inside), 0, "digest in the transaction");
+    EQ_ERR(add(&t, "order.rejected", "ord_w2", 1, "mer_w", 0, 1003, "{\"risk_decision\":\"rejected\"}"), 0,
+           "reject ord_w2");
+    EQ_ERR(store_commit(&t, NULL), 0, "commit");
+
+    struct store_txn r;
+    EQ_ERR(store_read_begin(s, &r), 0, "read begin");
+    o = json_loads(doc_text(&r, store_order_get, "ord_w2"), 0, NULL);
+    EQ_STR(json_string_value(json_object_get(o, "status")), "rejected", "the commit wrote the last document");
+    EQ_INT(json_integer_value(json_object_get(o, "version")), 2, "at version 2");
+    json_decref(o);
+    EQ_ERR(store_projection_digest(&r, "orders", outside), 0, "digest after the commit");
+    OK(memcmp(inside, outside, 32) != 0, "the digest moved with the last fold");
+    store_abort(&r);
+
+    EQ_ERR(store_write_begin(s, &t), 0, "write begin");
+    EQ_ERR(add(&t, "order.created", "ord_w3", 0, "mer_w", 0, 1004,
+               "{\"order\":{\"id\":\"ord_w3\",\"status\":\"pending\"}}"), 0, "create ord_w3");
+    store_abort(&t);
+    EQ_ERR(store_write_begin(s, &t), 0, "write begin");
+    EQ_ERR(add(&t, "order.created", "ord_w4", 0, "mer_w", 0, 1005,
+               "{\"order\":{\"id\":\"ord_w4\",\"status\":\"pending\"}}"), 0, "create ord_w4");
+    EQ_ERR(store_commit(&t, NULL), 0, "commit");
+    EQ_ERR(store_read_begin(s, &r), 0, "read begin");
+    EQ_STR(doc_text(&r, store_order_get, "ord_w3"), NULL, "an aborted fold is never written");
+    OK(doc_text(&r, store_order_get, "ord_w4") != NULL, "the next transaction's is");
+    store_abort(&r);
+}
+
 int main(void)
 {
     char *dir = t_tmpdir();
@@ -239,6 +291,7 @@ int main(void)
     test_merchant(s);
     test_orders(s);
     test_merchant_events(s);
+    test_unwritten_document(s);
     store_close(s);
     t_rmrf(dir);
     return tap_done();
