@@ -129,19 +129,12 @@ void api_balance_transactions(struct req_ctx *rc)
                                         "payout_failure", "order_payable", "order_reduction", "disbursement",
                                         "terminal_fee", NULL};
     unsigned limit;
-    if (query_check_known(rc, allowed) || list_parse_limit(rc, &limit)) {
+    const char *cursor, *name;
+    if (query_check_known(rc, allowed) || list_parse_limit(rc, &limit) || list_parse_cursor(rc, &cursor, &name)) {
         respond_error(rc);
         return;
     }
     struct txn_list l = {.type = query_param(rc, "type"), .source = query_param(rc, "source")};
-    const char *cursor = query_param(rc, "cursor"), *after = query_param(rc, "starting_after");
-    const char *name = after ? "starting_after" : "cursor";
-    if (cursor && after) {
-        respond_fail(rc, CS_EPARAM, "starting_after", "give cursor or starting_after, not both");
-        return;
-    }
-    if (after)
-        cursor = after;
     if (l.type && !doc_one_of(l.type, types)) {
         respond_fail(rc, CS_EPARAM, "type", "type must be charge, refund, refund_failure, dispute_debit, "
                      "dispute_reversal, payout, payout_failure, order_payable, order_reduction, disbursement or "
@@ -164,7 +157,7 @@ void api_balance_transactions(struct req_ctx *rc)
     if (err) {
         list_page_free(&l.page);
         if (err == CS_EPARAM)
-            respond_fail(rc, CS_EPARAM, name, "%s must be the next_cursor of a previous page", name);
+            list_cursor_refused(rc, name);
         else
             respond_fail(rc, err, "", "the balance transactions could not be listed");
         return;

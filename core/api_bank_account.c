@@ -67,11 +67,7 @@ static int exec_set(struct store_txn *t, struct write_cmd *wc)
         return write_cmd_fail(wc, CS_ENOMEM);
     rc = object_append(t, c, "bank_account.updated", data);
     json_decref(data);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, c, c->object_id, 200);
-    command_idem_store(t, c);
-    return 0;
+    return object_done(t, c, rc, 200);
 }
 
 void api_bank_account_set(struct req_ctx *rc)

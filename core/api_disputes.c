@@ -149,11 +149,7 @@ static int exec_open(struct store_txn *t, struct write_cmd *wc)
     if (rc == 0)
         rc = object_append(t, &c->cmd, type, data);
     json_decref(data);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, &c->cmd, c->cmd.object_id, 201);
-    command_idem_store(t, &c->cmd);
-    return 0;
+    return object_done(t, &c->cmd, rc, 201);
 }
 
 void api_test_disputes_create(struct req_ctx *rc)
@@ -457,11 +453,7 @@ static int exec_evidence(struct store_txn *t, struct write_cmd *wc)
         rc = object_append(t, &c->cmd, type2, data2);
     json_decref(data1);
     json_decref(data2);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, &c->cmd, c->cmd.object_id, 200);
-    command_idem_store(t, &c->cmd);
-    return 0;
+    return object_done(t, &c->cmd, rc, 200);
 }
 
 /* Thread pool: hash and store every upload (blocking I/O off the loop). */

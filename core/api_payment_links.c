@@ -133,11 +133,7 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
     json_decref(ldata);
     free(subject);
     free(body);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, &c->cmd, c->cmd.object_id, 201);
-    command_idem_store(t, &c->cmd);
-    return 0;
+    return object_done(t, &c->cmd, rc, 201);
 }
 
 void api_payment_links_create(struct req_ctx *rc)
@@ -266,11 +262,7 @@ static int exec_deactivate(struct store_txn *t, struct write_cmd *wc)
     if (rc == 0 && e.payment_data)
         rc = object_append(t, &c->cmd, e.payment_type, e.payment_data);
     ending_clear(&e);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, &c->cmd, c->cmd.object_id, 200);
-    command_idem_store(t, &c->cmd);
-    return 0;
+    return object_done(t, &c->cmd, rc, 200);
 }
 
 void api_payment_links_deactivate(struct req_ctx *rc)

@@ -357,12 +357,7 @@ void api_payments_create(struct req_ctx *rc)
         command_free(&c->cmd);
         return;
     }
-    if (id_new("pay", c->cmd.now_us, c->cmd.object_id, sizeof c->cmd.object_id) != 0) {
-        command_free(&c->cmd);
-        respond_fail(rc, CS_EINTERNAL, "", "could not make an id");
-        return;
-    }
-    command_submit(&c->cmd);
+    command_submit_new(&c->cmd, "pay");
 }
 
 /* ---- changes of an existing payment ------------------------------------------------------ */
@@ -568,12 +563,7 @@ void api_payments_duplicate(struct req_ctx *rc)
         command_free(&c->cmd);
         return;
     }
-    if (id_new("pay", c->cmd.now_us, c->cmd.object_id, sizeof c->cmd.object_id) != 0) {
-        command_free(&c->cmd);
-        respond_fail(rc, CS_EINTERNAL, "", "could not make an id");
-        return;
-    }
-    command_submit(&c->cmd);
+    command_submit_new(&c->cmd, "pay");
 }
 
 /* ---- jobs (core/jobs.c) ------------------------------------------------------------------------- */

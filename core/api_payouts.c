@@ -198,11 +198,7 @@ static int exec_early(struct store_txn *t, struct write_cmd *wc)
         rc = notify_payout(t, merchant, json_object_get(data, "object"), c->cmd.now_us);
     json_decref(merchant);
     json_decref(data);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, &c->cmd, c->cmd.object_id, 201);
-    command_idem_store(t, &c->cmd);
-    return 0;
+    return object_done(t, &c->cmd, rc, 201);
 }
 
 void api_payouts_create(struct req_ctx *rc)

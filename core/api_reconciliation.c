@@ -9,6 +9,7 @@
 #include "core/router.h"
 #include "core/reconciliation.h"
 #include "core/ledger_lines.h"
+#include "core/objects.h"
 #include "core/scheduler.h"
 #include "core/clock.h"
 #include "core/doc.h"
@@ -37,39 +38,12 @@ static int64_t time_of(json_t *o, const char *key)
     return clock_parse_rfc3339(json_string_value(json_object_get(o, key)));
 }
 
-/* The day's balance transactions: the walk is newest first and the log in
- * time order, so it stops at the first one made before the day. */
-static int txn_visit(void *ctx, const char *id, const MDB_val *doc)
+/* The day's balance transactions. */
+static int txn_visit(void *ctx, json_t *o, int64_t created_us)
 {
-    (void)id;
+    (void)created_us;
     struct gather *g = ctx;
-    json_t *o = load(doc, &g->err);
-    if (!o)
-        return 1;
-    int64_t created = time_of(o, "created");
-    int stop = created < g->in.day_start_us;
-    if (!stop && created < g->in.day_end_us && json_array_append(g->in.txns, o))
-        g->err = CS_ENOMEM;
-    json_decref(o);
-    return stop || g->err;
-}
-
-static int payout_visit(void *ctx, const char *id, const MDB_val *doc)
-{
-    (void)id;
-    struct gather *g = ctx;
-    json_t *o = load(doc, &g->err);
-    if (o && json_array_append_new(g->in.payouts, o))
-        g->err = CS_ENOMEM;
-    return g->err;
-}
-
-static int disbursement_visit(void *ctx, const char *id, const MDB_val *doc)
-{
-    (void)id;
-    struct gather *g = ctx;
-    json_t *o = load(doc, &g->err);
-    if (o && json_array_append_new(g->in.disbursements, o))
+    if (json_array_append(g->in.txns, o))
         g->err = CS_ENOMEM;
     return g->err;
 }
@@ -196,24 +170,19 @@ static int dispute_visit(void *ctx, const char *id, const MDB_val *doc)
 
 /* The sum of the charge transactions of each payment in in.objects, back to
  * the oldest of them (a payment's charges are made after it). */
-static int captured_visit(void *ctx, const char *id, const MDB_val *doc)
+static int captured_visit(void *ctx, json_t *o, int64_t created_us)
 {
-    (void)id;
+    (void)created_us;
     struct gather *g = ctx;
-    json_t *o = load(doc, &g->err);
-    if (!o)
-        return 1;
     const char *source = json_string_value(json_object_get(o, "source"));
-    int stop = time_of(o, "created") < g->oldest_payment_us;
-    if (!stop && doc_is(o, "type", "charge") && source && json_object_get(g->in.objects, source)) {
+    if (doc_is(o, "type", "charge") && source && json_object_get(g->in.objects, source)) {
         int64_t sum = doc_int(g->in.ledger_captured, source);
         if (money_add(sum, doc_int(o, "amount"), &sum))
             g->err = CS_EAMOUNT;
         else if (json_object_set_new(g->in.ledger_captured, source, json_integer(sum)))
             g->err = CS_ENOMEM;
     }
-    json_decref(o);
-    return stop || g->err;
+    return g->err;
 }
 
 static int gather(struct req_ctx *rc, struct gather *g)
@@ -222,11 +191,11 @@ static int gather(struct req_ctx *rc, struct gather *g)
     int lm = rc->livemode, err;
     size_t i;
     json_t *o;
-    if ((err = store_ledger_txns_each(g->t, m, lm, NULL, txn_visit, g)) || (err = g->err) ||
-        (err = store_objects_each(g->t, m, lm, "payout", NULL, payout_visit, g)) || (err = g->err) ||
+    if ((err = ledger_txns_created_in(g->t, m, lm, g->in.day_start_us, g->in.day_end_us, txn_visit, g)) ||
+        (err = g->err) || (err = object_list_all(g->t, m, lm, "payout", g->in.payouts)) ||
         (err = store_objects_each(g->t, m, lm, "payment", NULL, payment_visit, g)) || (err = g->err) ||
         (err = store_objects_each(g->t, m, lm, "dispute", NULL, dispute_visit, g)) || (err = g->err) ||
-        (err = store_objects_each(g->t, m, lm, "disbursement", NULL, disbursement_visit, g)) || (err = g->err) ||
+        (err = object_list_all(g->t, m, lm, "disbursement", g->in.disbursements)) ||
         (err = gather_disbursements(rc, g)))
         return err;
     MDB_val mv;
@@ -268,7 +237,7 @@ static int gather(struct req_ctx *rc, struct gather *g)
             return CS_ENOMEM;
     }
     if (g->oldest_payment_us != INT64_MAX &&
-        (err = store_ledger_txns_each(g->t, m, lm, NULL, captured_visit, g)))
+        (err = ledger_txns_created_in(g->t, m, lm, g->oldest_payment_us, INT64_MAX, captured_visit, g)))
         return err;
     return g->err;
 }

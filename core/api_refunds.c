@@ -58,11 +58,7 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
     if (rc == 0)
         rc = object_append(t, c, type, data);
     json_decref(data);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, c, c->object_id, 201);
-    command_idem_store(t, c);
-    return 0;
+    return object_done(t, c, rc, 201);
 }
 
 void api_refunds_create(struct req_ctx *rc)
@@ -81,12 +77,7 @@ void api_refunds_create(struct req_ctx *rc)
         return;
     }
     c->params = params;
-    if (id_new("rfd", c->now_us, c->object_id, sizeof c->object_id) != 0) {
-        command_free(c);
-        respond_fail(rc, CS_EINTERNAL, "", "could not make an id");
-        return;
-    }
-    command_submit(c);
+    command_submit_new(c, "rfd");
 }
 
 int refunds_submit_command(struct app *app, const char *merchant_id, int livemode, const char *actor,

@@ -87,11 +87,7 @@ static int exec_update(struct store_txn *t, struct write_cmd *wc)
     }
     rc = object_append(t, c, "risk_settings.updated", data);
     json_decref(data);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, c, c->object_id, 200);
-    command_idem_store(t, c);
-    return 0;
+    return object_done(t, c, rc, 200);
 }
 
 void api_risk_settings_update(struct req_ctx *rc)

@@ -62,11 +62,7 @@ static int exec_create(struct store_txn *t, struct write_cmd *wc)
     if (rc == 0)
         rc = object_append(t, c, "terminal.created", data);
     json_decref(data);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, c, c->object_id, 201);
-    command_idem_store(t, c);
-    return 0;
+    return object_done(t, c, rc, 201);
 }
 
 /* name: absent or null (none), or 1 to 64 bytes of printable text. */
@@ -101,12 +97,7 @@ void api_terminals_create(struct req_ctx *rc)
         return;
     }
     c->params = body;
-    if (id_new("trm", c->now_us, c->object_id, sizeof c->object_id) != 0) {
-        command_free(c);
-        respond_fail(rc, CS_EINTERNAL, "", "could not make an id");
-        return;
-    }
-    command_submit(c);
+    command_submit_new(c, "trm");
 }
 
 /* ---- POST /v1/terminals/{id}: rename ---------------------------------------------------------- */

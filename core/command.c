@@ -129,6 +129,17 @@ void command_submit(struct command *c)
     }
 }
 
+void command_submit_new(struct command *c, const char *prefix)
+{
+    if (id_new(prefix, c->now_us, c->object_id, sizeof c->object_id) != 0) {
+        struct req_ctx *rc = c->rc;
+        command_free(c);
+        respond_fail(rc, CS_EINTERNAL, "", "could not make an id");
+        return;
+    }
+    command_submit(c);
+}
+
 int command_submit_cb(struct app *app, struct command *c, struct cs_diag *d)
 {
     int err = writer_submit(app->writer, &c->base);

@@ -43,6 +43,9 @@ void *command_new_cb(struct app *app, size_t size, write_exec_fn exec, const cha
 void command_free(struct command *c);
 /* Submits to the writer; on refusal (busy, shutting down) answers and frees. */
 void command_submit(struct command *c);
+/* Submits a command that creates an object: its id (c->object_id) is a new
+ * one with `prefix` ("rfd" -> rfd_…); answers and frees on failure. */
+void command_submit_new(struct command *c, const char *prefix);
 /* As command_submit, for callback commands: returns the refusal (d filled)
  * instead of answering; the command is freed either way on error. */
 int command_submit_cb(struct app *app, struct command *c, struct cs_diag *d);

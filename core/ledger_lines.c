@@ -1,5 +1,5 @@
-/* The lines of a payout and of the fee invoice, read from the ledger
- * projection (core/ledger_lines.h). */
+/* The ledger's transactions by creation time, and the lines of a payout and
+ * of the fee invoice (core/ledger_lines.h). */
 #include <string.h>
 #include "core/ledger_lines.h"
 #include "core/clock.h"

@@ -1,8 +1,10 @@
 #ifndef CAISSE_LEDGER_LINES_H
 #define CAISSE_LEDGER_LINES_H
-/* Which balance transactions a payout carried (docs/reports.md, "Its
- * lines"), shared by the payout reports (core/api_payout_reports.c) and the
- * reconciliation (core/api_reconciliation.c) so both answer alike.
+/* Reading the ledger's balance transactions for the reports and the
+ * reconciliation: by their creation time (a day, a month, a year), and
+ * which ones a payout carried (docs/reports.md, "Its lines"), shared by the
+ * payout reports (core/api_payout_reports.c) and the reconciliation
+ * (core/api_reconciliation.c) so both answer alike.
  *
  * A standard payout (the payout run) pays the whole available balance, so
  * it carries the transactions that became available after the creation of

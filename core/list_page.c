@@ -78,3 +78,18 @@ int list_parse_limit(struct req_ctx *rc, unsigned *limit)
     *limit = (unsigned)v;
     return 0;
 }
+
+int list_parse_cursor(struct req_ctx *rc, const char **cursor, const char **name)
+{
+    const char *c = query_param(rc, "cursor"), *after = query_param(rc, "starting_after");
+    *name = after ? "starting_after" : "cursor";
+    *cursor = after ? after : c;
+    if (c && after)
+        return cs_fail(&rc->diag, CS_EPARAM, "starting_after", "give cursor or starting_after, not both");
+    return 0;
+}
+
+void list_cursor_refused(struct req_ctx *rc, const char *name)
+{
+    respond_fail(rc, CS_EPARAM, name, "%s must be the next_cursor of a previous page", name);
+}

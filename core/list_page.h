@@ -27,4 +27,13 @@ void list_page_free(struct list_page *p);
  * On error fills rc->diag and returns its code. */
 int list_parse_limit(struct req_ctx *rc, unsigned *limit);
 
+/* The page to start after: `cursor` or its alias `starting_after` (not
+ * both), NULL for the first page; *name is the parameter given, for the
+ * message when the store refuses the cursor (list_cursor_refused). On error
+ * fills rc->diag and returns its code. */
+int list_parse_cursor(struct req_ctx *rc, const char **cursor, const char **name);
+/* Answers 400 naming the cursor parameter that is not a previous page's
+ * next_cursor. */
+void list_cursor_refused(struct req_ctx *rc, const char *name);
+
 #endif

@@ -45,6 +45,30 @@ int object_job_append(struct store_txn *t, const struct sched_job *j, int64_t ti
     return sched_append(t, j, time_us, id, type, (uint64_t)(version - 1), data);
 }
 
+struct all_walk {
+    json_t *into;
+    int err;
+};
+
+static int all_visit(void *ctx, const char *id, const MDB_val *doc)
+{
+    (void)id;
+    struct all_walk *w = ctx;
+    json_t *o = json_loadb(doc->mv_data, doc->mv_size, 0, NULL);
+    if (!o)
+        w->err = CS_ECORRUPT;
+    else if (json_array_append_new(w->into, o))
+        w->err = CS_ENOMEM;
+    return w->err;
+}
+
+int object_list_all(struct store_txn *t, const char *merchant_id, int livemode, const char *kind, json_t *into)
+{
+    struct all_walk w = {.into = into};
+    int err = store_objects_each(t, merchant_id, livemode, kind, NULL, all_visit, &w);
+    return err ? err : w.err;
+}
+
 int object_reply(struct store_txn *t, struct command *c, const char *id, int status)
 {
     MDB_val doc;
@@ -52,6 +76,15 @@ int object_reply(struct store_txn *t, struct command *c, const char *id, int sta
     if (rc)
         return write_cmd_fail(&c->base, rc);
     return write_cmd_reply(&c->base, status, doc.mv_data, doc.mv_size);
+}
+
+int object_done(struct store_txn *t, struct command *c, int rc, int status)
+{
+    if (rc)
+        return write_cmd_fail(&c->base, rc);
+    object_reply(t, c, c->object_id, status);
+    command_idem_store(t, c);
+    return 0;
 }
 
 int object_exec_change(struct store_txn *t, struct command *c, const char *what, object_change_fn change)
@@ -74,11 +107,7 @@ int object_exec_change(struct store_txn *t, struct command *c, const char *what,
     if (rc == 0)
         rc = object_append(t, c, type, data);
     json_decref(data);
-    if (rc)
-        return write_cmd_fail(wc, rc);
-    object_reply(t, c, c->object_id, 200);
-    command_idem_store(t, c);
-    return 0;
+    return object_done(t, c, rc, 200);
 }
 
 int object_read_own(struct req_ctx *rc, const char *id, json_t **doc)
@@ -144,20 +173,13 @@ void object_list_respond(struct req_ctx *rc, const char *kind, const char *prefi
     for (; eq_fields && eq_fields[w.n] && w.n < sizeof w.values / sizeof *w.values; w.n++)
         w.values[w.n] = query_param(rc, eq_fields[w.n]);
     unsigned limit;
-    if (list_parse_limit(rc, &limit)) {
+    const char *cursor, *name;
+    if (list_parse_limit(rc, &limit) || list_parse_cursor(rc, &cursor, &name)) {
         respond_error(rc);
         return;
     }
-    const char *cursor = query_param(rc, "cursor"), *after = query_param(rc, "starting_after");
-    const char *name = after ? "starting_after" : "cursor";
-    if (cursor && after) {
-        respond_fail(rc, CS_EPARAM, "starting_after", "give cursor or starting_after, not both");
-        return;
-    }
-    if (after)
-        cursor = after;
     if (cursor && !id_valid(cursor, prefix)) {
-        respond_fail(rc, CS_EPARAM, name, "%s must be the next_cursor of a previous page", name);
+        list_cursor_refused(rc, name);
         return;
     }
     struct store_txn t;
@@ -172,7 +194,7 @@ void object_list_respond(struct req_ctx *rc, const char *kind, const char *prefi
     if (err) {
         list_page_free(&w.page);
         if (err == CS_EPARAM)
-            respond_fail(rc, CS_EPARAM, name, "%s must be the next_cursor of a previous page", name);
+            list_cursor_refused(rc, name);
         else
             respond_fail(rc, err, "", "the %ss could not be listed", what);
         return;

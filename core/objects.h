@@ -28,8 +28,18 @@ struct sched_job;
 int object_job_append(struct store_txn *t, const struct sched_job *j, int64_t time_us, const char *type,
                       json_t *data);
 
+/* Appends to `into` every document of a merchant's objects of `kind`,
+ * newest first (CS_ECORRUPT if one cannot be read). */
+int object_list_all(struct store_txn *t, const char *merchant_id, int livemode, const char *kind, json_t *into);
+
 /* Answers the command with the object as the projection now holds it. */
 int object_reply(struct store_txn *t, struct command *c, const char *id, int status);
+
+/* Ends a write command on its object (c->object_id): rc != 0 fails it with
+ * rc (its events roll back); else it answers `status` with the object as the
+ * projection now holds it and stores that answer for Idempotency-Key
+ * retries. Returns what the exec returns. */
+int object_done(struct store_txn *t, struct command *c, int rc, int status);
 
 /* The exec of a change to an existing object: the Idempotency-Key, the
  * object as this merchant and mode see it (404 naming `what` otherwise),

@@ -259,6 +259,24 @@ def card(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123"):
     return {"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}
 
 
+def module_server(module_name, **server_args):
+    """setUpModule and tearDownModule for a test module that shares one
+    server, as the module's global `srv`: started before its first test;
+    stopped (a non-zero exit or a sanitizer report fails the module) and its
+    exchanges checked against the OpenAPI document after its last."""
+    import sys
+    module = sys.modules[module_name]
+
+    def set_up():
+        module.srv = Server(**server_args).start()
+
+    def tear_down():
+        module.srv.cleanup()
+        validate_exchanges()
+
+    return set_up, tear_down
+
+
 def head_seq(srv):
     """The log's head sequence: a refused request must leave it unchanged."""
     c = srv.client()

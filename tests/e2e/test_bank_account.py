@@ -19,7 +19,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import create_merchant, run_cli
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 XSD = os.path.join(harness.HERE, "sepa", "pain.001.001.03-subset.xsd")
@@ -31,14 +31,7 @@ DE_BIC = "COBADEFFXXX"
 ES_IBAN = "ES9121000418450200051332"
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -7,17 +7,10 @@ still sum to zero (`caisse audit ledger`); replay rebuilds it all."""
 import unittest
 
 import harness
-from harness import MerchantCase, Server, create_merchant, order_body, run_cli
+from harness import MerchantCase, create_merchant, order_body, run_cli
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -11,7 +11,7 @@ import time
 import unittest
 
 import harness
-from harness import MerchantCase, Server, create_merchant, half_up, order_body, run_cli
+from harness import MerchantCase, create_merchant, half_up, order_body, run_cli
 
 HOUR, DAY = 3600, 86400
 
@@ -21,14 +21,7 @@ def commission(amount, bp=345):
     return fee, half_up(fee, 2000)
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -5,17 +5,10 @@ unanswered review; expired and abandoned orders never show in lists."""
 import unittest
 
 import harness
-from harness import Server, create_merchant, order_body, run_cli
+from harness import create_merchant, order_body, run_cli
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

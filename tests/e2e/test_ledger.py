@@ -17,14 +17,7 @@ def card_fee(amount, eea=True):
     return fee, half_up(fee, 2000)
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -20,7 +20,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import harness
-from harness import Server, card, create_merchant, half_up, order_body, pdf_text, run_cli, unix, xlsx_rows
+from harness import card, create_merchant, half_up, order_body, pdf_text, run_cli, unix, xlsx_rows
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
 XSD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sepa", "pain.001.001.03-subset.xsd")
@@ -48,14 +48,7 @@ def early_fee(amount, country):
     return fee, half_up(fee, VAT[country])
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 class Week:

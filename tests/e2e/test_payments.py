@@ -18,14 +18,7 @@ def body(amount=10000, **extra):
     return b
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -10,7 +10,7 @@ import os
 import unittest
 
 import harness
-from harness import MerchantCase, Server, create_merchant, eur, pdf_text, run_cli, xlsx_rows
+from harness import MerchantCase, create_merchant, eur, pdf_text, run_cli, xlsx_rows
 
 HOUR, DAY = 3600, 86400
 IBAN, BIC = "FR7630006000011234567890189", "AGRIFRPP"
@@ -18,14 +18,7 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADER = ["id", "date", "type", "source", "amount", "fee", "vat", "net", "currency"]
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

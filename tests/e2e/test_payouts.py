@@ -11,7 +11,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import harness
-from harness import MerchantCase, Server, card, create_merchant, half_up, run_cli
+from harness import MerchantCase, card, create_merchant, half_up, run_cli
 
 HOUR, DAY = 3600, 86400
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
@@ -23,14 +23,7 @@ def net_of(amount):
     return amount - fee - half_up(fee, 2000)
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -10,20 +10,13 @@ import threading
 import unittest
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import create_merchant, run_cli
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
 HOUR = 3600
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -31,14 +31,7 @@ BRAZIL = "4000000760000002"
 RETRY_ONCE = "4000000000000341"
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq(server=None):

@@ -7,19 +7,12 @@ from 150 transactions in the month (failed payments do not count), else
 import unittest
 
 import harness
-from harness import MerchantCase, Server, card, create_merchant, pdf_text, run_cli
+from harness import MerchantCase, card, create_merchant, pdf_text, run_cli
 
 FREE_FROM = 150   # lua/policy/fees.lua: at least 150 transactions in the month is free
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():
