@@ -7,6 +7,8 @@ can check each response against the served document at the end of a module.
 """
 import calendar
 import datetime
+import email
+import email.policy
 import http.client
 import json
 import os
@@ -275,6 +277,24 @@ def module_server(module_name, **server_args):
         validate_exchanges()
 
     return set_up, tear_down
+
+
+def mails(data, match, wait_for=1, timeout=10):
+    """The parsed messages of a server's mail spool (data/mail-spool/new)
+    that match(), once at least `wait_for` of them are there or the timeout
+    passed: the outbox reaches the spool after the event's commit."""
+    d = os.path.join(data, "mail-spool", "new")
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            with open(os.path.join(d, n), "rb") as f:
+                m = email.message_from_bytes(f.read(), policy=email.policy.default)
+            if match(m):
+                found.append(m)
+        if len(found) >= wait_for or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def head_seq(srv):

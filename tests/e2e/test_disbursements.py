@@ -4,14 +4,10 @@ the merchant's country at 06:00 UTC (weekends and public holidays roll
 over), less the commission (3.45 % on pay in 3) and its VAT, rounded half
 up; a return after a disbursement is recovered from the next one; the
 ledger stays balanced and replay rebuilds it all."""
-import email
-import email.policy
-import os
-import time
 import unittest
 
 import harness
-from harness import MerchantCase, create_merchant, half_up, order_body, run_cli
+from harness import MerchantCase, create_merchant, half_up, mails, order_body, run_cli
 
 HOUR, DAY = 3600, 86400
 
@@ -163,16 +159,7 @@ class Disbursements(MerchantCase):
         self.shipped(((4990, 2),))
         self.clock_to("2026-12-02T06:30:00")
         [d] = self.disbursements()
-        spool = os.path.join(srv.data, "mail-spool", "new")
-        deadline, found = time.monotonic() + 10, None
-        while found is None and time.monotonic() < deadline:
-            for name in sorted(os.listdir(spool)) if os.path.isdir(spool) else []:
-                with open(os.path.join(spool, name), "rb") as f:
-                    msg = email.message_from_bytes(f.read(), policy=email.policy.default)
-                if msg["Subject"] == "Disbursement " + d["reference"]:
-                    found = msg
-            if found is None:
-                time.sleep(0.05)
+        found = next(iter(mails(srv.data, lambda m: m["Subject"] == "Disbursement " + d["reference"])), None)
         self.assertIsNotNone(found, "the disbursement notice was spooled")
         self.assertEqual(found["To"], "compta@literie.example")
         text = found.get_body().get_content()

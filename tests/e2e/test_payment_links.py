@@ -5,19 +5,16 @@ would: the form's action parsed from the HTML with html.parser, the card
 posted as application/x-www-form-urlencoded. Paid once (even when posted
 twice at once), declined cards leave the link payable, expiry on the test
 clock and deactivation cancel the payment, bad inputs change nothing."""
-import email
-import email.policy
 import html.parser
 import http.client
 import json
-import os
 import threading
 import time
 import unittest
 import urllib.parse
 
 import harness
-from harness import Server, create_merchant, run_cli
+from harness import Server, create_merchant, mails, run_cli
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 GOOD = {"number": "4242 4242 4242 4242", "exp_month": "12", "exp_year": "2030", "cvc": "123"}
@@ -41,24 +38,6 @@ def tearDownModule():
 
 def head_seq():
     return harness.head_seq(srv)
-
-
-def mails(data, match, wait_for=1, timeout=10):
-    """The parsed messages of the spool that match(), once at least
-    `wait_for` of them are there (or the timeout passed)."""
-    d = os.path.join(data, "mail-spool", "new")
-    deadline = time.monotonic() + timeout
-    while True:
-        names = sorted(os.listdir(d)) if os.path.isdir(d) else []
-        found = []
-        for n in names:
-            with open(os.path.join(d, n), "rb") as f:
-                m = email.message_from_bytes(f.read(), policy=email.policy.default)
-            if match(m):
-                found.append(m)
-        if len(found) >= wait_for or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 class Page(html.parser.HTMLParser):

@@ -3,15 +3,11 @@
 public holidays defer it), the payout's steps, a failed payout giving the
 money back, early payouts for a fee, the SEPA transfer file, and the ledger
 balanced after each."""
-import email
-import email.policy
-import os
-import time
 import unittest
 import xml.etree.ElementTree as ET
 
 import harness
-from harness import MerchantCase, card, create_merchant, half_up, run_cli
+from harness import MerchantCase, card, create_merchant, half_up, mails, run_cli
 
 HOUR, DAY = 3600, 86400
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
@@ -86,15 +82,7 @@ class Payouts(MerchantCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(api.post("/v1/payments", {"amount": 20000, "currency": "EUR", "card": card()}).status, 201)
             po = api.post("/v1/payouts", {"amount": 10000}).json
-            spool = os.path.join(srv.data, "mail-spool", "new")
-            deadline, found = time.monotonic() + 10, None
-            while found is None and time.monotonic() < deadline:
-                for name in sorted(os.listdir(spool)) if os.path.isdir(spool) else []:
-                    msg = email.message_from_bytes(open(os.path.join(spool, name), "rb").read(),
-                                                   policy=email.policy.default)
-                    if po["id"] in msg["Subject"]:
-                        found = msg
-                time.sleep(0.05)
+            found = next(iter(mails(srv.data, lambda m: po["id"] in m["Subject"])), None)
             self.assertIsNotNone(found, "the payout notice was spooled")
             self.assertEqual(found["To"], "compta@boutique.example")
             text = found.get_body().get_content()
