@@ -614,7 +614,8 @@ class Restart(unittest.TestCase):
             self.assertEqual({x["headers"]["webhook-id"] for x in got}, {failed[0]["headers"]["webhook-id"]})
             self.assertEqual(ok[0]["verified"], [True])
             self.assertEqual(json.loads(ok[0]["body"])["aggregate_id"], r.json["id"])
-            log = c.get(f"/v1/webhook_endpoints/{ep['id']}/deliveries?limit=100").json["data"]
+            # the attempt is recorded after the receiver answered: wait for it, bounded
+            log = wait_attempts(ep["id"], lambda a: a and a[0]["result"] != "failed", client=c)
             self.assertEqual(log[0]["result"], "succeeded")
             self.assertGreater(log[0]["attempt"], 1)
             c.close()
