@@ -285,6 +285,34 @@ for c in $CONNS; do
         "$D_PER" "$D_FSYNC"
 done
 
+# ---- the store's ceiling ------------------------------------------------------------
+# LMDB alone, on the same disk, writing again every key and value the durable
+# server has just written (its checkouts dealt out PER_COMMIT to a durable
+# transaction): no HTTP, no JSON, no Lua, no hashing. With C closed-loop
+# connections and one committer, a commit can carry at most the C/2 requests
+# that arrived while the previous one was being made durable (the other half
+# are waiting for their answer or being read), so C/2 per commit is the
+# ceiling of any single-writer design on this store; C per commit is shown
+# beside it as the bound no batching can pass.
+CEILING_BIN="$(dirname "$BIN")/lmdb_ceiling"
+if [[ -x "$CEILING_BIN" ]]; then
+    last="${CONNS##* }"
+    for per in $((last / 2 > 0 ? last / 2 : 1)) "$last"; do
+        dst="$T/ceiling-$per"
+        mkdir -p "$dst"
+        line="$("$CEILING_BIN" "$T/durable-data" "$dst" "$per")" || die "lmdb_ceiling failed ($per per commit)"
+        rm -rf "$dst"
+        cps="$(sed 's/.* checkouts_per_s=\([0-9]*\).*/\1/' <<<"$line")"
+        cms="$(sed 's/.* commit_ms_mean=\([0-9.]*\).*/\1/' <<<"$line")"
+        cp99="$(sed 's/.* commit_ms_p99=\([0-9.]*\).*/\1/' <<<"$line")"
+        RES_RPS[lmdb-$per]="$cps"
+        row "LMDB alone, same writes (store)" "-" "$cps" "-" "$cp99" "0" "$(ratio "$cps" "${NGINX_RPS[$last]}")" \
+            "$per" "$cms"
+    done
+else
+    echo "bench: no $CEILING_BIN: the store's ceiling rows are left out (cmake --build builds it)" >&2
+fi
+
 if [[ "$NOSYNC" == 1 ]]; then
     start_caisse nosync --unsafe-nosync
     for c in $CONNS; do
@@ -305,7 +333,12 @@ fi
     gr="$(ratio "${RES_RPS[get-$last]:-0}" "${NGINX_RPS[$last]:-0}")"
     ok() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else { x = "NOT met"; if (r + 0 >= t) x = "met"; print x } }'; }
     echo "targets at $last connections: durable POST / nginx = $pr (target >= 0.33: $(ok "$pr" 0.333)); GET / nginx = $gr (target >= 0.60: $(ok "$gr" 0.60))"
+    half=$((last / 2 > 0 ? last / 2 : 1))
+    if [[ -n "${RES_RPS[lmdb-$half]:-}" ]]; then
+        echo "store ceiling at $last connections: LMDB alone, $half checkouts per durable commit = $(ratio "${RES_RPS[lmdb-$half]}" "${NGINX_RPS[$last]:-0}") of nginx, $last per commit = $(ratio "${RES_RPS[lmdb-$last]}" "${NGINX_RPS[$last]:-0}"); caisse reaches $(ratio "${RES_RPS[post-$last]:-0}" "${RES_RPS[lmdb-$half]}") of the first"
+    fi
     echo "errors = wrk connect/read/write/timeout errors + non-2xx/3xx answers; req/fsync = commands per committed write transaction; commit ms = mean mdb_txn_commit time (fsync included)"
+    echo "LMDB alone rows: req/s = checkouts per second, p99 ms = p99 commit time, req/fsync = checkouts per commit (tools/bench/lmdb_ceiling.c)"
 } | tee -a "$TABLE"
 
 mkdir -p "$OUT_DIR"
