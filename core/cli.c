@@ -95,6 +95,19 @@ static struct store *open_store(const char *dir, int read_only)
     return s;
 }
 
+/* A subcommand whose only option is --data: checks the options and opens the
+ * store; NULL with *status the exit status (2: bad options, 1: no store). */
+static struct store *open_data_only(int argc, char **argv, int read_only, int *status)
+{
+    static const char *const with_value[] = {"--data", NULL};
+    static const char *const flags[] = {NULL};
+    *status = 2;
+    if (check_opts(argc, argv, with_value, flags))
+        return NULL;
+    *status = 1;
+    return open_store(data_dir(argc, argv), read_only);
+}
+
 /* ---- serve ----------------------------------------------------------------- */
 
 static char *read_token_file(const char *path)
@@ -406,6 +419,57 @@ int cli_replay(int argc, char **argv)
     return 0;
 }
 
+/* caisse projections rebuild: replay, then replace what differs. The server
+ * keeps documents it has read in memory, so it must not be running. */
+int cli_projections(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "rebuild") != 0) {
+        fprintf(stderr, "caisse: usage: caisse projections rebuild [--data DIR] [--scratch DIR] [--keep]\n");
+        return 2;
+    }
+    argc--, argv++;
+    static const char *const with_value[] = {"--data", "--scratch", NULL};
+    static const char *const flags[] = {"--keep", NULL};
+    if (check_opts(argc, argv, with_value, flags))
+        return 2;
+    const char *dir = data_dir(argc, argv);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (access(path, F_OK) != 0) {   /* opening would make an empty store there */
+        fprintf(stderr, "caisse: projections rebuild: no store in %s\n", dir);
+        return 1;
+    }
+    struct store *s = open_store(dir, 0);
+    if (!s)
+        return 1;
+    long other = store_other_process(s);
+    if (other) {
+        fprintf(stderr, "caisse: projections rebuild: process %ld has %s open (a running server?): stop it first\n",
+                other, dir);
+        store_close(s);
+        return 1;
+    }
+    char tmpl[] = "/tmp/caisse-rebuild-XXXXXX";
+    const char *scratch = opt(argc, argv, "--scratch");
+    if (!scratch && !(scratch = mkdtemp(tmpl))) {
+        fprintf(stderr, "caisse: cannot make a scratch directory: %s\n", strerror(errno));
+        store_close(s);
+        return 1;
+    }
+    struct cs_diag d = {0};
+    unsigned rebuilt = 0;
+    int rc = store_projections_rebuild(s, scratch, stdout, &rebuilt, &d);
+    store_close(s);
+    if (!has_flag(argc, argv, "--keep"))
+        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc != 0) {
+        fprintf(stderr, "caisse: projections rebuild: %s\n", d.message);
+        return 1;
+    }
+    printf("rebuild: %u projection%s rebuilt from the log\n", rebuilt, rebuilt == 1 ? "" : "s");
+    return 0;
+}
+
 /* caisse audit ledger: every merchant's postings sum to zero per currency. */
 static int audit_ledger(struct store *s)
 {
@@ -430,14 +494,10 @@ int cli_audit(int argc, char **argv)
         fprintf(stderr, "caisse: usage: caisse audit verify|ledger [--data DIR]\n");
         return 2;
     }
-    argc--, argv++;
-    static const char *const with_value[] = {"--data", NULL};
-    static const char *const flags[] = {NULL};
-    if (check_opts(argc, argv, with_value, flags))
-        return 2;
-    struct store *s = open_store(data_dir(argc, argv), 1);
+    int status;
+    struct store *s = open_data_only(argc - 1, argv + 1, 1, &status);
     if (!s)
-        return 1;
+        return status;
     if (ledger) {
         int lrc = audit_ledger(s);
         store_close(s);
@@ -532,5 +592,45 @@ int cli_events(int argc, char **argv)
         fprintf(stderr, "caisse: events dump failed: %s\n", cs_err_code(rc));
         return 1;
     }
+    return 0;
+}
+
+/* caisse idempotency purge: the server's hourly sweep, at once. Safe while
+ * the server runs (LMDB serialises the two writers); short transactions. */
+int cli_idempotency(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "purge") != 0) {
+        fprintf(stderr, "caisse: usage: caisse idempotency purge [--data DIR]\n");
+        return 2;
+    }
+    int status;
+    struct store *s = open_data_only(argc - 1, argv + 1, 0, &status);
+    if (!s)
+        return status;
+    struct idem_sweep sw = {0};
+    int64_t now = clock_now_us();
+    int rc = 0;
+    while (!sw.done && rc == 0) {
+        struct store_txn t;
+        struct idem_sweep next = sw;   /* kept only once committed */
+        rc = store_write_begin(s, &t);
+        if (rc == 0)
+            rc = store_idem_purge(&t, now, (int64_t)CS_IDEMPOTENCY_TTL_S * 1000000, CS_IDEMPOTENCY_SWEEP_STEP,
+                                  &next);
+        if (rc == 0)
+            rc = store_commit(&t, NULL);
+        else
+            store_abort(&t);
+        if (rc == 0)
+            sw = next;
+    }
+    store_close(s);
+    if (rc != 0) {
+        fprintf(stderr, "caisse: idempotency purge failed after %llu records: %s\n",
+                (unsigned long long)sw.visited, cs_err_code(rc));
+        return 1;
+    }
+    printf("{\"visited\":%llu,\"purged\":%llu,\"ttl_seconds\":%d}\n", (unsigned long long)sw.visited,
+           (unsigned long long)sw.purged, CS_IDEMPOTENCY_TTL_S);
     return 0;
 }

@@ -33,6 +33,9 @@ _Static_assert(CS_HTTP_BODY_BYTES_MAX <= CS_ARENA_BYTES_MAX, "a body fits the ar
 #define CS_SHOP_ID_BYTES_MAX           64u
 #define CS_IDEMPOTENCY_KEY_BYTES_MAX   255u
 #define CS_IDEMPOTENCY_TTL_S           (7 * 24 * 3600) /* at least 24 h is promised; we keep 7 days */
+#define CS_IDEMPOTENCY_SWEEP_FIRST_MS  2000u           /* the first sweep, after start */
+#define CS_IDEMPOTENCY_SWEEP_PERIOD_MS (3600u * 1000u) /* then hourly */
+#define CS_IDEMPOTENCY_SWEEP_STEP      1000u           /* records a write command visits */
 
 /* Lists. */
 #define CS_LIST_LIMIT_DEFAULT          20u

@@ -14,9 +14,13 @@ static void usage(FILE *f)
             "  caisse merchant create --name NAME --country CC [--email ADDRESS] [--setup-fee MINOR]\n"
             "                         [--credit-intermediary] [--data DIR]\n"
             "  caisse replay  [--data DIR]\n"
+            "  caisse projections rebuild [--data DIR]   (replay, then replace the projections that differ;\n"
+            "                 the server must be stopped)\n"
             "  caisse audit verify|ledger [--data DIR]\n"
             "  caisse events dump [--data DIR] [--merchant ID] [--type T] [--from SEQ] [--to SEQ]\n"
             "                     [--since TIME] [--until TIME]   (Unix seconds or RFC 3339 UTC)\n"
+            "  caisse idempotency purge [--data DIR]   (deletes expired Idempotency-Key records; the server\n"
+            "                 also sweeps them hourly)\n"
             "  caisse plugin test DIR   (runs the plugin's tests/*.lua against an in-memory host)\n"
             "  caisse sepa transfer-file --merchant ID [--live] [--amount MINOR] [--out FILE] [--data DIR] ...\n"
             "                 (a pain.001 credit-transfer file paying the merchant's bank account; records nothing)\n"
@@ -35,6 +39,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "replay") == 0) return cli_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "audit") == 0) return cli_audit(argc - 2, argv + 2);
     if (strcmp(cmd, "events") == 0) return cli_events(argc - 2, argv + 2);
+    if (strcmp(cmd, "idempotency") == 0) return cli_idempotency(argc - 2, argv + 2);
+    if (strcmp(cmd, "projections") == 0) return cli_projections(argc - 2, argv + 2);
     if (strcmp(cmd, "plugin") == 0) return cli_plugin(argc - 2, argv + 2);
     if (strcmp(cmd, "sepa") == 0) return cli_sepa(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {

@@ -41,6 +41,7 @@ static struct route_slot route_slots[ROUTE_SLOTS];
 static uint64_t req_dropped;    /* observations that found their table full */
 
 static atomic_uint_fast64_t commits, commit_failures, commit_commands, commit_events;
+static atomic_uint_fast64_t idem_visited, idem_purged, idem_sweeps;
 static atomic_uint_fast64_t epc_buckets[EVENTS_BUCKETS + 1], epc_sum;
 static atomic_uint_fast64_t fsync_buckets[LATENCY_BUCKETS + 1], fsync_sum_ns;
 
@@ -141,6 +142,14 @@ void metrics_observe_commit(unsigned commands, unsigned events, uint64_t fsync_n
 void metrics_observe_commit_failure(void)
 {
     atomic_fetch_add_explicit(&commit_failures, 1, memory_order_relaxed);
+}
+
+void metrics_observe_idem_sweep(uint64_t visited, uint64_t purged, int finished)
+{
+    atomic_fetch_add_explicit(&idem_visited, visited, memory_order_relaxed);
+    atomic_fetch_add_explicit(&idem_purged, purged, memory_order_relaxed);
+    if (finished)
+        atomic_fetch_add_explicit(&idem_sweeps, 1, memory_order_relaxed);
 }
 
 /* ---- rendering ------------------------------------------------------------ */
@@ -263,6 +272,14 @@ char *metrics_render(size_t *len)
     out_printf(&o, "# HELP caisse_commit_failures_total Write transactions that failed to commit.\n"
                    "# TYPE caisse_commit_failures_total counter\ncaisse_commit_failures_total %llu\n",
                (unsigned long long)ld(&commit_failures));
+    out_printf(&o, "# HELP caisse_idempotency_sweeps_total Finished sweeps of the idempotency records.\n"
+                   "# TYPE caisse_idempotency_sweeps_total counter\ncaisse_idempotency_sweeps_total %llu\n"
+                   "# HELP caisse_idempotency_visited_total Idempotency records looked at by the sweeps.\n"
+                   "# TYPE caisse_idempotency_visited_total counter\ncaisse_idempotency_visited_total %llu\n"
+                   "# HELP caisse_idempotency_purged_total Expired idempotency records deleted by the sweeps.\n"
+                   "# TYPE caisse_idempotency_purged_total counter\ncaisse_idempotency_purged_total %llu\n",
+               (unsigned long long)ld(&idem_sweeps), (unsigned long long)ld(&idem_visited),
+               (unsigned long long)ld(&idem_purged));
     out_printf(&o, "# HELP caisse_commit_commands_total Commands carried by committed transactions.\n"
                    "# TYPE caisse_commit_commands_total counter\ncaisse_commit_commands_total %llu\n",
                (unsigned long long)ld(&commit_commands));

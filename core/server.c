@@ -15,6 +15,7 @@
 #include "core/keys.h"
 #include "core/scheduler.h"
 #include "core/mail_spool.h"
+#include "core/idem_sweeper.h"
 #include "core/webhooks.h"
 #include "core/webhook_worker.h"
 #include "core/api_plugins.h"
@@ -24,6 +25,7 @@
 struct server {
     struct app app;
     struct webhooks webhooks;
+    struct idem_sweeper *idem_sweeper;
     uv_signal_t sig_term, sig_int, sig_hup;
 };
 
@@ -34,6 +36,8 @@ static void on_http_closed(void *ctx)
     s->app.scheduler = NULL;
     mail_spool_stop(s->app.mail);
     s->app.mail = NULL;
+    idem_sweeper_stop(s->idem_sweeper);        /* before the writer: it submits commands */
+    s->idem_sweeper = NULL;
     webhook_worker_stop(s->webhooks.worker);   /* before the writer: it submits commands */
     plugin_events_stop(&s->app);               /* likewise (plugins' on_event deliveries) */
     writer_stop(s->app.writer);
@@ -147,6 +151,10 @@ int server_run(const struct serve_options *o)
     }
     if (mail_spool_start(&s.app, o->data_dir, o->smtp_relay, &s.app.mail) != 0) {
         fprintf(stderr, "caisse: cannot create the mail spool in %s/mail-spool\n", o->data_dir);
+        return 1;
+    }
+    if (idem_sweeper_start(&s.app, &s.idem_sweeper) != 0) {
+        fprintf(stderr, "caisse: cannot start the idempotency sweep\n");
         return 1;
     }
     struct http_server_options ho = {.host = o->host, .port = o->port, .handler = router_handle,

@@ -140,7 +140,8 @@ static int rebuild(struct store_txn *live, struct store *fresh, uint64_t head,
 }
 
 /* Compares every projection's digest, writing one report line each. */
-static int compare(struct store_txn *live, struct store_txn *fresh, FILE *report, struct cs_diag *d)
+static int compare(struct store_txn *live, struct store_txn *fresh, FILE *report, unsigned char *differs,
+                   struct cs_diag *d)
 {
     int err = 0;
     for (unsigned i = 0; i < store_projections_n; i++) {
@@ -153,6 +154,8 @@ static int compare(struct store_txn *live, struct store_txn *fresh, FILE *report
         if (e)
             return cs_fail(d, e, "projection", "cannot digest projection %s", p->name);
         int same = memcmp(a, b, sizeof a) == 0;
+        if (differs)
+            differs[i] = !same;
         char ha[2 * STORE_HASH_BYTES + 1], hb[2 * STORE_HASH_BYTES + 1];
         hex(a, ha);
         hex(b, hb);
@@ -167,8 +170,17 @@ static int compare(struct store_txn *live, struct store_txn *fresh, FILE *report
     return err;
 }
 
-int store_replay(struct store *s, const char *scratch_dir, FILE *report, struct cs_diag *d)
+/* The rebuild shared by replay and the in-place rebuild: the live snapshot at
+ * head H, the scratch store built from it, and the comparison of every
+ * projection (differs[i]: projection i is not what the log gives). Returns 0
+ * if all are equal, CS_ECORRUPT if any differs (d says which, the report every
+ * one), another error if the log or the scratch store failed. On return the
+ * live transaction is ended; *fresh is open unless an error other than
+ * CS_ECORRUPT came back. */
+static int build_and_compare(struct store *s, const char *scratch_dir, FILE *report, struct store **fresh_out,
+                             uint64_t *head_out, unsigned char *differs, struct cs_diag *d)
 {
+    *fresh_out = NULL;
     if (!scratch_dir || !*scratch_dir)
         return cs_fail(d, CS_EPARAM, "scratch", "no scratch directory given");
     int err = scratch_prepare(scratch_dir, d);
@@ -195,20 +207,146 @@ int store_replay(struct store *s, const char *scratch_dir, FILE *report, struct 
         return err;
     }
     uint64_t done;
+    int compared = 0;
     err = rebuild(&live, fresh, head, head_hash, &done, report, d);
     if (!err) {
         struct store_txn r;
         if ((err = store_read_begin(fresh, &r))) {
             cs_fail(d, err, "scratch", "cannot read the scratch store");
         } else {
-            err = compare(&live, &r, report, d);
+            err = compare(&live, &r, report, differs, d);
+            compared = err == 0 || err == CS_ECORRUPT;
             store_abort(&r);
         }
     }
     if (report)
         fprintf(report, "total: %llu events, head seq %llu%s\n", (unsigned long long)done,
-                (unsigned long long)head, err ? " \xe2\x80\x94 FAILED" : "");
+                (unsigned long long)head, err && (!differs || !compared) ? " \xe2\x80\x94 FAILED" : "");
     store_abort(&live);
+    if (!compared) {
+        store_close(fresh);
+        return err;
+    }
+    *fresh_out = fresh;
+    *head_out = head;
+    return err;
+}
+
+int store_replay(struct store *s, const char *scratch_dir, FILE *report, struct cs_diag *d)
+{
+    struct store *fresh;
+    uint64_t head;
+    int err = build_and_compare(s, scratch_dir, report, &fresh, &head, NULL, d);
+    if (fresh)
+        store_close(fresh);
+    return err;
+}
+
+/* Empties the live DBI and fills it with the scratch one's entries (in key
+ * order, so appended). */
+static int copy_dbi(MDB_txn *w, MDB_dbi to, MDB_txn *r, MDB_dbi from, uint64_t *entries)
+{
+    int rc = mdb_drop(w, to, 0);
+    if (rc)
+        return store_err(rc);
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(r, from, &c)))
+        return store_err(rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        int prc = mdb_put(w, to, &k, &v, MDB_APPEND);
+        if (prc) {
+            rc = prc;
+            break;
+        }
+        (*entries)++;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+/* Replaces, in one write transaction of the live store, every projection
+ * marked in differs[] by the scratch store's. */
+static int swap_projections(struct store *s, struct store *fresh, uint64_t head, const unsigned char *differs,
+                            FILE *report, unsigned *rebuilt, struct cs_diag *d)
+{
+    *rebuilt = 0;
+    struct store_txn w, r = {0};
+    int err = store_write_begin(s, &w);
+    if (err)
+        return cs_fail(d, err, "data", "cannot begin a write transaction");
+    uint64_t now_head;
+    uint8_t now_hash[STORE_HASH_BYTES];
+    if ((err = store_head_raw(w.txn, s->dbi, &now_head, now_hash)) == 0 && now_head != head)
+        err = cs_fail(d, CS_ECONFLICT, "data",
+                      "the log grew during the rebuild (head %llu, now %llu): stop the server and run it again",
+                      (unsigned long long)head, (unsigned long long)now_head);
+    if (!err && (err = store_read_begin(fresh, &r)))
+        cs_fail(d, err, "scratch", "cannot read the scratch store");
+    for (unsigned i = 0; !err && i < store_projections_n; i++) {
+        if (!differs[i])
+            continue;
+        const struct store_projection *p = &store_projections[i];
+        uint64_t entries = 0;
+        for (unsigned j = 0; !err && j < p->n_dbis; j++)
+            if ((err = copy_dbi(w.txn, s->dbi[p->dbis[j]], r.txn, fresh->dbi[p->dbis[j]], &entries)))
+                cs_fail(d, err, "projection", "cannot rewrite projection %s", p->name);
+        if (!err) {
+            (*rebuilt)++;
+            if (report)
+                fprintf(report, "projection %s: rebuilt from the log, %llu entries\n", p->name,
+                        (unsigned long long)entries);
+        }
+    }
+    if (r.txn)
+        store_abort(&r);
+    if (err) {
+        store_abort(&w);
+        *rebuilt = 0;
+        return err;
+    }
+    if ((err = store_commit(&w, NULL))) {
+        *rebuilt = 0;
+        return cs_fail(d, err, "data", "the rebuilt projections could not be committed");
+    }
+    return 0;
+}
+
+int store_projections_rebuild(struct store *s, const char *scratch_dir, FILE *report, unsigned *rebuilt,
+                              struct cs_diag *d)
+{
+    *rebuilt = 0;
+    if (s->read_only)
+        return cs_fail(d, CS_EPARAM, "data", "the store is open read-only");
+    struct store *fresh;
+    uint64_t head;
+    unsigned char differs[64] = {0};
+    if (store_projections_n > sizeof differs)
+        return cs_fail(d, CS_EINTERNAL, "", "more projections than the rebuild can track");
+    struct cs_diag cmp = {0};
+    int err = build_and_compare(s, scratch_dir, report, &fresh, &head, differs, &cmp);
+    if (err != 0 && !fresh) {   /* the log or the scratch store failed: no comparison */
+        *d = cmp;
+        return err;
+    }
+    if (err == 0) {
+        store_close(fresh);
+        if (report)
+            fprintf(report, "nothing to rebuild: every projection is what the log gives\n");
+        return 0;
+    }
+    /* One write transaction swaps every differing projection: a crash leaves
+     * all of them as they were or all rebuilt. A map too small for it grows
+     * and the swap starts again. */
+    for (;;) {
+        err = swap_projections(s, fresh, head, differs, report, rebuilt, d);
+        if (err == CS_ESTORAGE && store_grow(s) == 0) {
+            if (report)
+                fprintf(report, "the map grew; swapping again\n");
+            continue;
+        }
+        break;
+    }
     store_close(fresh);
     return err;
 }

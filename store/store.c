@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -548,4 +549,28 @@ int store_cursor_below(MDB_cursor *c, const MDB_val *bound, MDB_val *k, MDB_val 
     if (rc == MDB_NOTFOUND)
         return mdb_cursor_get(c, k, v, MDB_LAST);
     return rc;
+}
+
+/* mdb_reader_list hands over one text line a reader slot: "pid thread txnid". */
+struct reader_scan {
+    long self, other;
+};
+
+static int reader_line(const char *msg, void *ctx)
+{
+    struct reader_scan *r = ctx;
+    char *end;
+    long pid = strtol(msg, &end, 10);
+    if (end != msg && pid > 0 && pid != r->self && !r->other)
+        r->other = pid;
+    return 0;
+}
+
+long store_other_process(struct store *s)
+{
+    int dead = 0;
+    mdb_reader_check(s->env, &dead);   /* slots of processes that died are freed first */
+    struct reader_scan r = {(long)getpid(), 0};
+    mdb_reader_list(s->env, reader_line, &r);
+    return r.other;
 }

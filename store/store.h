@@ -254,6 +254,21 @@ int store_idem_get(struct store_txn *t, const char *merchant_id, int livemode, c
 int store_idem_put(struct store_txn *t, const char *merchant_id, int livemode, const char *key,
                    const struct idem_record *rec);
 
+/* Where a purge of expired idempotency records stands: zeroed to start at the
+ * first record; `done` once the table's end is reached. */
+struct idem_sweep {
+    uint8_t key[512];   /* the last record visited (STORE_KEY_BYTES_MAX + 1) */
+    size_t key_len;
+    int started, done;
+    uint64_t visited, purged;   /* running totals */
+};
+/* Deletes the records that store_idem_get would no longer return: older than
+ * ttl_us at the time their merchant and mode live in (now_us, moved by the
+ * test clock for test mode). Visits at most `max` records from where `sw`
+ * stands, so a write transaction stays short; call again until sw->done. */
+int store_idem_purge(struct store_txn *t, int64_t now_us, int64_t ttl_us, unsigned max,
+                     struct idem_sweep *sw);
+
 /* ---- operator tools ----------------------------------------------------- */
 
 /* Walks the whole log: format, contiguous sequences, chain hashes, streams.
@@ -267,6 +282,17 @@ int store_audit_verify(struct store *s, uint64_t *count, uint64_t *bad_seq, stru
  * same log sequence. Writes a human report to `report`. Returns 0 if all are
  * equal, CS_ECORRUPT if any differs. Never calls Lua, the clock or the network. */
 int store_replay(struct store *s, const char *scratch_dir, FILE *report, struct cs_diag *d);
+
+/* The same rebuild, then every projection that differs is replaced, in one
+ * write transaction, by what the log gives (after an upgrade that changed a
+ * fold, or to repair). Refuses (CS_ECONFLICT) if the log grew meanwhile: run
+ * it with the server stopped. *rebuilt: how many projections were replaced. */
+int store_projections_rebuild(struct store *s, const char *scratch_dir, FILE *report, unsigned *rebuilt,
+                              struct cs_diag *d);
+
+/* The pid of another process that has the environment open (its LMDB reader
+ * slots), or 0. */
+long store_other_process(struct store *s);
 
 /* Digest of one projection (by name) in a read txn; for tests. */
 int store_projection_digest(struct store_txn *t, const char *name, uint8_t out[32]);
