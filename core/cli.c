@@ -89,10 +89,23 @@ static struct store *open_store(const char *dir, int read_only)
     struct cs_diag d = {0};
     struct store_options so = {.read_only = read_only};
     if (store_open(&s, dir, &so, &d) != 0) {
-        fprintf(stderr, "caisse: cannot open the store in %s: %s\n", dir, d.message);
+        fprintf(stderr, "caisse: %s\n", d.message);   /* it names the directory */
         return NULL;
     }
     return s;
+}
+
+/* Opens a store that must already exist: opening for writing would otherwise
+ * make an empty one where the operator mistyped the path. */
+static struct store *open_existing_store(const char *dir, int read_only)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr, "caisse: no store in %s\n", dir);
+        return NULL;
+    }
+    return open_store(dir, read_only);
 }
 
 /* A subcommand whose only option is --data: checks the options and opens the
@@ -105,7 +118,7 @@ static struct store *open_data_only(int argc, char **argv, int read_only, int *s
     if (check_opts(argc, argv, with_value, flags))
         return NULL;
     *status = 1;
-    return open_store(data_dir(argc, argv), read_only);
+    return open_existing_store(data_dir(argc, argv), read_only);
 }
 
 /* ---- serve ----------------------------------------------------------------- */
@@ -433,13 +446,7 @@ int cli_projections(int argc, char **argv)
     if (check_opts(argc, argv, with_value, flags))
         return 2;
     const char *dir = data_dir(argc, argv);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    if (access(path, F_OK) != 0) {   /* opening would make an empty store there */
-        fprintf(stderr, "caisse: projections rebuild: no store in %s\n", dir);
-        return 1;
-    }
-    struct store *s = open_store(dir, 0);
+    struct store *s = open_existing_store(dir, 0);
     if (!s)
         return 1;
     long other = store_other_process(s);

@@ -3,6 +3,7 @@
 starts. A record goes only once a retry could no longer get it (7 days at the
 time its merchant lives in: a test clock moves it), another merchant's record
 stays, and the log is not touched."""
+import os
 import re
 import time
 import unittest
@@ -92,6 +93,11 @@ class IdempotencyPurge(unittest.TestCase):
             p = run_cli(*args, data=self.srv.data, check=False)
             self.assertEqual(p.returncode, 2, args)
             self.assertTrue(p.stderr.startswith("caisse:"), p.stderr)
+        missing = self.srv.data + "-missing"
+        p = run_cli("idempotency", "purge", data=missing, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, f"caisse: no store in {missing}\n")
+        self.assertFalse(os.path.exists(missing), "nothing made where there was no store")
 
 
 if __name__ == "__main__":
