@@ -20,6 +20,7 @@ struct gather {
     struct store_txn *t;
     struct recon_input in;
     int64_t oldest_payment_us;   /* the ledger walk for amount_captured goes back to here */
+    json_t *refund_payment;      /* refund id -> its payment, for the payments in in.objects */
     int64_t carried_from_seq;    /* the bnpl walk for the day's disbursements goes back to here */
     json_t *merchant;
     int err;
@@ -182,6 +183,15 @@ static int captured_visit(void *ctx, json_t *o, int64_t created_us)
         else if (json_object_set_new(g->in.ledger_captured, source, json_integer(sum)))
             g->err = CS_ENOMEM;
     }
+    /* a refund takes its amount from the balance (negative), a failure gives it back */
+    const char *payment = source ? json_string_value(json_object_get(g->refund_payment, source)) : NULL;
+    if (payment && (doc_is(o, "type", "refund") || doc_is(o, "type", "refund_failure"))) {
+        int64_t sum = doc_int(g->in.ledger_refunded, payment), amount = doc_int(o, "amount");
+        if (amount == INT64_MIN || money_add(sum, -amount, &sum))
+            g->err = CS_EAMOUNT;
+        else if (json_object_set_new(g->in.ledger_refunded, payment, json_integer(sum)))
+            g->err = CS_ENOMEM;
+    }
     return g->err;
 }
 
@@ -236,6 +246,16 @@ static int gather(struct req_ctx *rc, struct gather *g)
         if (json_object_set_new(g->in.payout_lines, json_string_value(json_object_get(o, "id")), lines))
             return CS_ENOMEM;
     }
+    /* every refund of those payments, whatever its day: amount_refunded counts them all */
+    json_object_foreach(g->in.objects, key, val) {
+        size_t j;
+        json_t *r;
+        if (!doc_is(val, "object", "payment"))
+            continue;
+        json_array_foreach(json_object_get(val, "refunds"), j, r)
+            if (json_is_string(r) && json_object_set_new(g->refund_payment, json_string_value(r), json_string(key)))
+                return CS_ENOMEM;
+    }
     if (g->oldest_payment_us != INT64_MAX &&
         (err = ledger_txns_created_in(g->t, m, lm, g->oldest_payment_us, INT64_MAX, captured_visit, g)))
         return err;
@@ -249,6 +269,8 @@ static void gather_free(struct gather *g)
     json_decref(g->in.payout_lines);
     json_decref(g->in.objects);
     json_decref(g->in.ledger_captured);
+    json_decref(g->in.ledger_refunded);
+    json_decref(g->refund_payment);
     json_decref(g->in.failed);
     json_decref(g->in.disputes);
     json_decref(g->in.disbursements);
@@ -313,6 +335,8 @@ static json_t *reconcile(struct req_ctx *rc, const char **date)
     g.in.payout_lines = json_object();
     g.in.objects = json_object();
     g.in.ledger_captured = json_object();
+    g.in.ledger_refunded = json_object();
+    g.refund_payment = json_object();
     g.in.failed = json_array();
     g.in.disputes = json_array();
     g.in.disbursements = json_array();
@@ -320,6 +344,7 @@ static json_t *reconcile(struct req_ctx *rc, const char **date)
     g.in.calendar = json_object();
     struct store_txn t;
     int err = !g.in.txns || !g.in.payouts || !g.in.payout_lines || !g.in.objects || !g.in.ledger_captured ||
+              !g.in.ledger_refunded || !g.refund_payment ||
               !g.in.failed || !g.in.disputes || !g.in.disbursements || !g.in.bnpl_carried || !g.in.calendar
               ? CS_ENOMEM : store_read_begin(rc->app->store, &t);
     if (err) {

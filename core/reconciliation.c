@@ -200,7 +200,8 @@ static const char *payment_of(struct build *b, const char *source)
 }
 
 /* ledger_mismatch: the payment's amount_captured against the sum of its
- * charge transactions in the ledger; once per payment. */
+ * charge transactions in the ledger, and its amount_refunded against what
+ * its refunds' transactions took (less their failures); once per payment. */
 static void check_payment(struct build *b, const char *payment, const char *item)
 {
     if (!payment || json_object_get(b->checked, payment))
@@ -216,6 +217,11 @@ static void check_payment(struct build *b, const char *payment, const char *item
         finding(b, "ledger_mismatch", payment,
                 "%s has amount_captured %lld but its charge transactions in the ledger add up to %lld", payment,
                 (long long)captured, (long long)ledger);
+    int64_t refunded = doc_int(doc, "amount_refunded"), taken = doc_int(b->in->ledger_refunded, payment);
+    if (refunded != taken)
+        finding(b, "ledger_mismatch", payment,
+                "%s has amount_refunded %lld but its refund transactions in the ledger take %lld", payment,
+                (long long)refunded, (long long)taken);
 }
 
 static json_t *item_new(const char *id, const char *type, const char *source, const char *payment, json_t *currency,
@@ -278,6 +284,8 @@ static void txn_item(struct build *b, const struct po *pos, size_t npo, json_t *
                     source ? source : "nothing");
         else
             check_payment(b, payment, id);
+    } else if (strcmp(type, "refund") == 0 || strcmp(type, "refund_failure") == 0) {
+        check_payment(b, payment, id);   /* a refund without a payment is found there */
     }
 }
 

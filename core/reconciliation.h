@@ -65,6 +65,8 @@ struct recon_input {
     json_t *payout_lines;     /* object: payout id -> array of the lines it carried (the day's standard payouts) */
     json_t *objects;          /* object: id -> document of the payments, refunds and disputes the items name */
     json_t *ledger_captured;  /* object: payment id -> sum of the amounts of its charge transactions */
+    json_t *ledger_refunded;  /* object: payment id -> what its refunds' transactions took from the balance,
+                                 less what their failures gave back (positive) */
     json_t *failed;           /* array: payments whose failure happened that day */
     json_t *disputes;         /* array: disputes opened that day */
     json_t *disbursements;    /* array: every disbursement of the merchant and mode (NULL: none) */

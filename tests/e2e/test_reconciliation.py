@@ -8,6 +8,8 @@ a public holiday pushing payout_late; bad dates refused with the log
 unchanged; another merchant sees nothing; replay equal at the end."""
 import csv
 import io
+import json
+import subprocess
 import unittest
 
 import harness
@@ -35,6 +37,44 @@ def tearDownModule():
 
 def head_seq():
     return harness.head_seq(srv)
+
+
+def unprint(text):
+    """mdb_dump -p's printable form to bytes: \\\\ is a backslash, \\xx a byte."""
+    out, i = bytearray(), 0
+    while i < len(text):
+        if text[i] == "\\":
+            if text[i + 1] == "\\":
+                out.append(0x5C)
+                i += 2
+            else:
+                out.append(int(text[i + 1:i + 3], 16))
+                i += 3
+        else:
+            out += text[i].encode()
+            i += 1
+    return bytes(out)
+
+
+def enprint(data):
+    return "".join("\\\\" if b == 0x5C else chr(b) if 0x20 <= b < 0x7F else "\\%02x" % b for b in data)
+
+
+def dump_value(db, key):
+    """The bytes stored under key in the database, read with lmdb-utils."""
+    out = subprocess.run(["mdb_dump", "-p", "-s", db, srv.data], capture_output=True, text=True, check=True,
+                         timeout=60).stdout.splitlines()
+    body = out[out.index("HEADER=END") + 1:out.index("DATA=END")]
+    for i in range(0, len(body), 2):
+        if unprint(body[i][1:]) == key.encode():
+            return unprint(body[i + 1][1:])
+    raise AssertionError(f"{key} is not in {db}")
+
+
+def load_value(db, key, value):
+    """Writes value under key, behind caisse's back (lmdb-utils)."""
+    subprocess.run(["mdb_load", "-T", "-s", db, srv.data], input=f"{enprint(key.encode())}\n{enprint(value)}\n",
+                   text=True, check=True, timeout=60)
 
 
 class Day(MerchantCase):
@@ -146,6 +186,48 @@ class Reconciliation(Day):
         mine = self.recon("2027-03-01", api=api2)
         self.assertEqual((mine["items"], mine["payouts"], mine["findings"]), ([], [], []))
         api2.close()
+
+    def test_refunds_and_their_failures_against_the_payment(self):
+        self.clock_to("2027-05-03T09:00:00")            # a Monday
+        p = self.pay(10000)
+        made = []
+        for amount in (2000, 1013, 1514):               # ..13: not honoured, ..14: fails
+            r = self.api.post("/v1/refunds", {"payment": p["id"], "amount": amount})
+            self.assertEqual(r.status, 201, r)
+            made.append(r.json)
+        self.clock_to("2027-05-06T12:00:00")
+        status = [self.api.get(f"/v1/refunds/{x['id']}").json["status"] for x in made]
+        self.assertEqual(status, ["refunded", "not_honored", "failed"])
+        self.assertEqual(self.api.get(f"/v1/payments/{p['id']}").json["amount_refunded"], 2000)
+        days = ["2027-05-03", "2027-05-04", "2027-05-05", "2027-05-06"]
+        types = set()
+        for date in days:
+            day = self.recon(date)
+            self.assertEqual(day["findings"], [], date)
+            types |= {it["type"] for it in day["items"]}
+        self.assertTrue({"refund", "refund_failure"} <= types, types)
+
+        # The payment's document says 2500 refunded, the ledger took 2000:
+        # every day with one of its refunds or their failures says so.
+        original = dump_value("objects", p["id"])
+        doc = json.loads(original)
+        doc["amount_refunded"] = 2500
+        load_value("objects", p["id"], json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+        try:
+            flagged = []
+            for date in days:
+                fs = [f for f in self.recon(date)["findings"] if f["id"] == p["id"]]
+                if fs:
+                    self.assertEqual(fs[0]["code"], "ledger_mismatch")
+                    self.assertIn("amount_refunded 2500 but its refund transactions in the ledger take 2000",
+                                  fs[0]["message"])
+                    flagged.append(date)
+            self.assertEqual(flagged[0], "2027-05-03", "the day of the refunds")
+            self.assertIn("2027-05-03", flagged)
+            self.assertGreaterEqual(len(flagged), 2, "and the day of the failures")
+        finally:
+            load_value("objects", p["id"], original)
+        self.assertEqual(self.recon("2027-05-03")["findings"], [])
 
     def test_awaiting_payout_between_hold_and_run(self):
         self.bank()

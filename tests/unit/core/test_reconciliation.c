@@ -41,6 +41,22 @@ static const char *s(json_t *o, const char *k)
     return v ? v : "(null)";
 }
 
+/* A payment as the handler gathers it, with what the ledger holds for it. */
+static void payment_doc(struct recon_input *in, const char *id, int64_t captured, int64_t refunded,
+                        int64_t ledger_captured, int64_t ledger_refunded)
+{
+    json_object_set_new(in->objects, id, json_pack("{s:s,s:s,s:I,s:I}", "id", id, "object", "payment",
+                                                   "amount_captured", (json_int_t)captured, "amount_refunded",
+                                                   (json_int_t)refunded));
+    json_object_set_new(in->ledger_captured, id, json_integer(ledger_captured));
+    json_object_set_new(in->ledger_refunded, id, json_integer(ledger_refunded));
+}
+
+static void refund_doc(struct recon_input *in, const char *id, const char *payment)
+{
+    json_object_set_new(in->objects, id, json_pack("{s:s,s:s,s:s}", "id", id, "object", "refund", "payment", payment));
+}
+
 static void input_init(struct recon_input *in, const char *now)
 {
     memset(in, 0, sizeof *in);
@@ -52,6 +68,7 @@ static void input_init(struct recon_input *in, const char *now)
     in->payout_lines = json_object();
     in->objects = json_object();
     in->ledger_captured = json_object();
+    in->ledger_refunded = json_object();
     in->failed = json_array();
     in->disputes = json_array();
 }
@@ -63,6 +80,7 @@ static void input_free(struct recon_input *in)
     json_decref(in->payout_lines);
     json_decref(in->objects);
     json_decref(in->ledger_captured);
+    json_decref(in->ledger_refunded);
     json_decref(in->failed);
     json_decref(in->disputes);
 }
@@ -115,6 +133,44 @@ static void test_inconsistent_day(void)
     input_free(&in);
 }
 
+/* A refund of the day whose payment's amount_refunded is not what its
+ * refunds' transactions took (a failure given back in the ledger but not on
+ * the payment), and a refund whose payment has no document. */
+static void test_refund_mismatch(void)
+{
+    struct recon_input in;
+    input_init(&in, "2027-03-05T12:00:00.000000Z");
+    json_array_append_new(in.txns, txn("btx_1_0", "refund", "re_1", -2000, -2000, "2027-03-01T09:00:00.000000Z",
+                                       "2027-03-01T09:00:00.000000Z"));
+    json_array_append_new(in.txns, txn("btx_2_0", "refund_failure", "re_2", 1500, 1500, "2027-03-01T10:00:00.000000Z",
+                                       "2027-03-01T10:00:00.000000Z"));
+    json_array_append_new(in.txns, txn("btx_3_0", "refund", "re_3", -700, -700, "2027-03-01T11:00:00.000000Z",
+                                       "2027-03-01T11:00:00.000000Z"));
+    refund_doc(&in, "re_1", "pay_1");
+    refund_doc(&in, "re_2", "pay_1");
+    refund_doc(&in, "re_3", "pay_9");
+    /* re_1 (2000) and re_2 (1500, failed) were taken, re_2 given back: 2000; the payment says 3500 */
+    payment_doc(&in, "pay_1", 10000, 3500, 10000, 2000);
+    json_t *out = NULL;
+    struct cs_diag d = {0};
+    EQ_INT(recon_build(&in, &out, &d), 0, "builds");
+    json_t *findings = json_object_get(out, "findings"), *f;
+    EQ_INT(json_array_size(findings), 2, "two findings");
+    OK((f = find(findings, "id", "pay_1")) && strcmp(s(f, "code"), "ledger_mismatch") == 0, "ledger_mismatch on pay_1");
+    EQ_STR(s(f, "message"), "pay_1 has amount_refunded 3500 but its refund transactions in the ledger take 2000",
+           "the message gives both figures");
+    OK((f = find(findings, "id", "btx_3_0")) && strstr(s(f, "message"), "pay_9, which has no document"),
+       "a refund whose payment has no document");
+    json_decref(out);
+
+    /* the payment agreeing with the ledger: no finding for it */
+    json_object_set_new(json_object_get(in.objects, "pay_1"), "amount_refunded", json_integer(2000));
+    EQ_INT(recon_build(&in, &out, &d), 0, "builds");
+    EQ_INT(json_array_size(json_object_get(out, "findings")), 1, "only the payment without a document is left");
+    json_decref(out);
+    input_free(&in);
+}
+
 static void test_consistent_day(void)
 {
     struct recon_input in;
@@ -129,7 +185,9 @@ static void test_consistent_day(void)
                                        "2027-03-01T05:00:00.000000Z"));
     json_object_set_new(in.objects, "pay_1", json_pack("{s:s,s:s,s:I}", "id", "pay_1", "object", "payment",
                                                        "amount_captured", (json_int_t)10000));
-    json_object_set_new(in.objects, "re_1", json_pack("{s:s,s:s,s:s}", "id", "re_1", "object", "refund", "payment", "pay_0"));
+    refund_doc(&in, "re_1", "pay_0");
+    /* the refund's payment: captured and refunded agree with the ledger */
+    payment_doc(&in, "pay_0", 6000, 2000, 6000, 2000);
     json_object_set_new(in.ledger_captured, "pay_1", json_integer(10000));
     json_t *failed = json_pack("{s:s,s:s,s:I,s:s,s:I,s:{s:s,s:s}}", "id", "pay_f", "object", "payment", "amount",
                                (json_int_t)4000, "currency", "EUR", "amount_captured", (json_int_t)0, "failure", "code",
@@ -370,6 +428,7 @@ int main(void)
 {
     test_inconsistent_day();
     test_consistent_day();
+    test_refund_mismatch();
     test_dates();
     test_bnpl_carried();
     test_bnpl_mismatch();
