@@ -15,10 +15,16 @@
 #include "core/ids.h"
 #include "core/limits.h"
 
+/* The merchant's document and settlement currency; NULL (answered) if it has
+ * none. */
 static json_t *merchant_currency(struct req_ctx *rc, const struct currency **cur)
 {
     json_t *merchant = req_merchant(rc);
     *cur = currency_find(doc_str(merchant, "currency"));
+    if (!*cur) {
+        respond_fail(rc, CS_ECORRUPT, "", "the merchant has no settlement currency");
+        return NULL;
+    }
     return merchant;
 }
 
@@ -117,10 +123,8 @@ static void yearly(struct req_ctx *rc, int xlsx)
     }
     const struct currency *cur;
     json_t *merchant = merchant_currency(rc, &cur);
-    if (!cur) {
-        respond_fail(rc, CS_ECORRUPT, "", "the merchant has no settlement currency");
+    if (!merchant)
         return;
-    }
     char a[40], b[40];
     snprintf(a, sizeof a, "%04d-01-01T00:00:00.000000Z", year);
     snprintf(b, sizeof b, "%04d-01-01T00:00:00.000000Z", year + 1);
@@ -538,10 +542,8 @@ static void daily_sales(struct req_ctx *rc, int format)
         return;
     const struct currency *cur;
     json_t *merchant = merchant_currency(rc, &cur);
-    if (!cur) {
-        respond_fail(rc, CS_ECORRUPT, "", "the merchant has no settlement currency");
+    if (!merchant)
         return;
-    }
     struct day_walk w = {.lo = lo, .hi = hi, .stop_before_us = lo - REPORT_EVENT_LATENESS_DAYS_MAX * REPORT_DAY_US,
                          .orders = json_object(), .payments = json_object(), .refunds = json_object(),
                          .returns = json_array()};

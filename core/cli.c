@@ -400,6 +400,23 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+/* The scratch environment of a replay: --scratch DIR, or a new directory
+ * from tmpl; NULL (said why) if none can be made. scratch_end removes it
+ * unless --keep. */
+static const char *scratch_begin(int argc, char **argv, char *tmpl)
+{
+    const char *scratch = opt(argc, argv, "--scratch");
+    if (!scratch && !(scratch = mkdtemp(tmpl)))
+        fprintf(stderr, "caisse: cannot make a scratch directory: %s\n", strerror(errno));
+    return scratch;
+}
+
+static void scratch_end(int argc, char **argv, const char *scratch)
+{
+    if (!has_flag(argc, argv, "--keep"))
+        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int cli_replay(int argc, char **argv)
 {
     static const char *const with_value[] = {"--data", "--scratch", NULL};
@@ -410,20 +427,15 @@ int cli_replay(int argc, char **argv)
     if (!s)
         return 1;
     char tmpl[] = "/tmp/caisse-replay-XXXXXX";
-    const char *scratch = opt(argc, argv, "--scratch");
+    const char *scratch = scratch_begin(argc, argv, tmpl);
     if (!scratch) {
-        scratch = mkdtemp(tmpl);
-        if (!scratch) {
-            fprintf(stderr, "caisse: cannot make a scratch directory: %s\n", strerror(errno));
-            store_close(s);
-            return 1;
-        }
+        store_close(s);
+        return 1;
     }
     struct cs_diag d = {0};
     int rc = store_replay(s, scratch, stdout, &d);
     store_close(s);
-    if (!has_flag(argc, argv, "--keep"))
-        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_end(argc, argv, scratch);
     if (rc != 0) {
         fprintf(stderr, "caisse: replay: projections differ from the log: %s\n", d.message);
         return 1;
@@ -457,9 +469,8 @@ int cli_projections(int argc, char **argv)
         return 1;
     }
     char tmpl[] = "/tmp/caisse-rebuild-XXXXXX";
-    const char *scratch = opt(argc, argv, "--scratch");
-    if (!scratch && !(scratch = mkdtemp(tmpl))) {
-        fprintf(stderr, "caisse: cannot make a scratch directory: %s\n", strerror(errno));
+    const char *scratch = scratch_begin(argc, argv, tmpl);
+    if (!scratch) {
         store_close(s);
         return 1;
     }
@@ -467,8 +478,7 @@ int cli_projections(int argc, char **argv)
     unsigned rebuilt = 0;
     int rc = store_projections_rebuild(s, scratch, stdout, &rebuilt, &d);
     store_close(s);
-    if (!has_flag(argc, argv, "--keep"))
-        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_end(argc, argv, scratch);
     if (rc != 0) {
         fprintf(stderr, "caisse: projections rebuild: %s\n", d.message);
         return 1;

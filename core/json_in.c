@@ -188,73 +188,78 @@ static json_t *fast_number(struct fast *f)
     return json_integer(neg ? -v : v);
 }
 
+/* Past the opening '{' or '[': 1 if the container closes at once (empty). */
+static int fast_open(struct fast *f, char close)
+{
+    f->p++;
+    fast_ws(f);
+    if (f->p < f->end && *f->p == close) {
+        f->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* After a member or element: 1 if a ',' announces another, 0 if the
+ * container closes, -1 for anything else. */
+static int fast_next(struct fast *f, char close)
+{
+    fast_ws(f);
+    if (f->p < f->end && *f->p == ',') {
+        f->p++;
+        fast_ws(f);
+        return 1;
+    }
+    if (f->p < f->end && *f->p == close) {
+        f->p++;
+        return 0;
+    }
+    return -1;
+}
+
 static json_t *fast_object(struct fast *f, unsigned depth)
 {
     json_t *o = json_object();
-    f->p++;
-    fast_ws(f);
-    if (f->p < f->end && *f->p == '}') {
-        f->p++;
+    if (fast_open(f, '}'))
         return o;
-    }
-    for (;;) {
+    int more;
+    do {
         const char *k;
         size_t kn;
         json_t *v = NULL;
         if (f->p >= f->end || *f->p != '"' || fast_string(f, &k, &kn) || json_object_getn(o, k, kn))
-            goto bail;   /* json_object_getn: a duplicate key */
+            break;   /* json_object_getn: a duplicate key */
         char key[256];
         if (kn >= sizeof key)
-            goto bail;
+            break;
         memcpy(key, k, kn);   /* k may sit in f->tmp, which the value reuses */
         fast_ws(f);
         if (f->p >= f->end || *f->p != ':')
-            goto bail;
+            break;
         f->p++;
         fast_ws(f);
         if (!(v = fast_value(f, depth + 1)) || json_object_setn_new_nocheck(o, key, kn, v))
-            goto bail;
-        fast_ws(f);
-        if (f->p < f->end && *f->p == ',') {
-            f->p++;
-            fast_ws(f);
-            continue;
-        }
-        if (f->p < f->end && *f->p == '}') {
-            f->p++;
+            break;
+        if ((more = fast_next(f, '}')) == 0)
             return o;
-        }
-    bail:
-        json_decref(o);
-        return NULL;
-    }
+    } while (more > 0);
+    json_decref(o);
+    return NULL;
 }
 
 static json_t *fast_array(struct fast *f, unsigned depth)
 {
     json_t *a = json_array();
-    f->p++;
-    fast_ws(f);
-    if (f->p < f->end && *f->p == ']') {
-        f->p++;
+    if (fast_open(f, ']'))
         return a;
-    }
-    for (;;) {
+    int more;
+    do {
         json_t *v = fast_value(f, depth + 1);
         if (!v || json_array_append_new(a, v))
             break;
-        fast_ws(f);
-        if (f->p < f->end && *f->p == ',') {
-            f->p++;
-            fast_ws(f);
-            continue;
-        }
-        if (f->p < f->end && *f->p == ']') {
-            f->p++;
+        if ((more = fast_next(f, ']')) == 0)
             return a;
-        }
-        break;
-    }
+    } while (more > 0);
     json_decref(a);
     return NULL;
 }

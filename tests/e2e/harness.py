@@ -271,6 +271,7 @@ def module_server(module_name, **server_args):
 
     def set_up():
         module.srv = Server(**server_args).start()
+        print(seed_note())
 
     def tear_down():
         module.srv.cleanup()

@@ -11,22 +11,14 @@ import os
 import unittest
 
 import harness
-from harness import MerchantCase, Server, create_merchant, eur, money, pdf_text, run_cli, totals_lines, xlsx_rows
+from harness import MerchantCase, create_merchant, eur, money, pdf_text, run_cli, totals_lines, xlsx_rows
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADER = ["order", "reference", "product", "payable", "reduction", "amount", "fee", "vat", "net", "currency"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-    print(harness.seed_note())
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -17,7 +17,7 @@ import re
 import unittest
 
 import harness
-from harness import Server, create_merchant, eur, money, order_body, pdf_text, run_cli, totals_lines, unix, xlsx_rows
+from harness import create_merchant, eur, money, order_body, pdf_text, run_cli, totals_lines, unix, xlsx_rows
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IBAN, BIC = "FR7630006000011234567890189", "AGRIFRPP"
@@ -31,15 +31,7 @@ YEAR_HEADER = ["month", "charges", "captured", "refunds", "disputes", "card_fees
                "bnpl_payable", "bnpl_reduced", "bnpl_fees", "bnpl_vat", "disbursed", "currency"]
 
 
-def setUpModule():
-    global srv
-    srv = Server().start()
-    print(harness.seed_note())
-
-
-def tearDownModule():
-    srv.cleanup()
-    harness.validate_exchanges()
+setUpModule, tearDownModule = harness.module_server(__name__)
 
 
 def head_seq():

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <jansson.h>
 #include "lua/policy.h"
-#include "core/disputes.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/lua/fees_test.h"
 
 static struct policy_engine *e;
 
@@ -15,14 +15,7 @@ static int commission(const char *product, const char *country, int64_t amount, 
     json_t *in = json_pack("{s:s,s:I,s:s,s:s?,s:{s:s,s:s},s:b}", "kind", "order", "amount", (json_int_t)amount,
                            "currency", "EUR", "product", product, "merchant", "id", "mer_01M834VDF8PD5F2Z9G3MCA998P",
                            "country", country, "livemode", 0);
-    json_t *out = NULL;
-    memset(d, 0, sizeof *d);
-    int rc = policy_call(e, "fees.compute", in, &out, d);
-    json_decref(in);
-    if (rc == 0)
-        rc = dispute_fees_read(out, fee, vat, d);   /* the same {fee, vat} shape */
-    json_decref(out);
-    return rc;
+    return fees_compute(e, in, fee, vat, d);
 }
 
 int main(void)

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <jansson.h>
 #include "lua/policy.h"
-#include "core/disputes.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/lua/fees_test.h"
 
 static struct policy_engine *e;
 
@@ -16,14 +16,7 @@ static int month_fee(int64_t transactions, const char *country, const char *curr
                            (json_int_t)transactions, "month", "2026-11", "currency", currency, "merchant", "id",
                            "mer_01M834VDF8PD5F2Z9G3MCA998P", "country", country, "terminal", "id",
                            "trm_01M83A1B2C3D4E5F6G7H8J9K0M", "livemode", 0);
-    json_t *out = NULL;
-    memset(d, 0, sizeof *d);
-    int rc = policy_call(e, "fees.compute", in, &out, d);
-    json_decref(in);
-    if (rc == 0)
-        rc = dispute_fees_read(out, fee, vat, d);
-    json_decref(out);
-    return rc;
+    return fees_compute(e, in, fee, vat, d);
 }
 
 int main(void)
